@@ -1,0 +1,166 @@
+/* config.c — the table of every dataplane config key, and its INI loader.
+ *
+ * A table rather than a chain of strcmp()s so that defaults, validation
+ * and the README can be checked against one list.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_MODE };
+
+struct config_key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	size_t size;          /* KEY_STRING: buffer size; KEY_UINT: field size */
+	unsigned long min, max;
+	const char *default_value;
+};
+
+#define STR(sec, key, field, def) \
+	{ sec, key, KEY_STRING, offsetof(struct dataplane_config, field), \
+	  sizeof(((struct dataplane_config *)0)->field), 0, 0, def }
+#define UINT(sec, key, field, lo, hi, def) \
+	{ sec, key, KEY_UINT, offsetof(struct dataplane_config, field), \
+	  sizeof(((struct dataplane_config *)0)->field), lo, hi, def }
+
+static const struct config_key config_keys[] = {
+	STR("dataplane", "instance", instance, "sipreg"),
+	STR("dataplane", "port", port, "net_af_xdp0,iface=sipreg-s0"),
+	STR("dataplane", "xdp_prog", xdp_prog, ""),
+	UINT("dataplane", "workers", workers, 1, CONFIG_MAX_WORKERS, "1"),
+	UINT("dataplane", "memory_mb", memory_mb, 64, 1 << 20, "256"),
+	UINT("dataplane", "busy_budget", busy_budget, 0, 1024, "0"),
+	{ "dataplane", "mode", KEY_MODE, offsetof(struct dataplane_config, mode),
+	  sizeof(enum dataplane_mode), 0, 0, "registrar" },
+	STR("dataplane", "stats_dir", stats_dir, "/dev/shm"),
+	UINT("sip", "port", sip_port, 1, 65535, "5060"),
+	STR("sip", "domains", domains, "sipreg.test"),
+	STR("store", "state_dir", state_dir, "/var/lib/sipreg"),
+};
+
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+const char *config_mode_name(enum dataplane_mode mode)
+{
+	return mode == DATAPLANE_MODE_ECHO ? "echo" : "registrar";
+}
+
+/* Returns NULL on success, else a static description of what is wrong. */
+static const char *set_value(struct dataplane_config *cfg,
+			     const struct config_key *key, const char *value)
+{
+	char *field = (char *)cfg + key->offset;
+
+	switch (key->type) {
+	case KEY_STRING:
+		if (strlen(value) >= key->size)
+			return "value too long";
+		strcpy(field, value);
+		return NULL;
+	case KEY_MODE:
+		if (strcmp(value, "registrar") == 0)
+			*(enum dataplane_mode *)field = DATAPLANE_MODE_REGISTRAR;
+		else if (strcmp(value, "echo") == 0)
+			*(enum dataplane_mode *)field = DATAPLANE_MODE_ECHO;
+		else
+			return "must be 'registrar' or 'echo'";
+		return NULL;
+	case KEY_UINT: {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (errno || end == value || *end != '\0' || value[0] == '-')
+			return "must be a whole number";
+		if (v < key->min || v > key->max)
+			return "out of range";
+		if (key->size == sizeof(uint16_t))
+			*(uint16_t *)field = (uint16_t)v;
+		else
+			*(unsigned *)field = (unsigned)v;
+		return NULL;
+	}
+	}
+	return "internal: unknown key type";
+}
+
+void config_set_defaults(struct dataplane_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < N_KEYS; i++)
+		(void)set_value(cfg, &config_keys[i], config_keys[i].default_value);
+}
+
+struct load_ctx {
+	struct dataplane_config *cfg;
+	const char *path;
+	char *err;
+	size_t err_len;
+	int failed;
+};
+
+/* inih (Debian build) gives the handler no line number; ini_parse_file()
+ * returns the line of the first error instead, so messages are written
+ * without it and load_config prefixes it. Only the first error is kept. */
+static int on_ini_entry(void *user, const char *section, const char *name,
+			const char *value)
+{
+	struct load_ctx *ctx = user;
+
+	if (ctx->failed)
+		return 0;
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct config_key *key = &config_keys[i];
+		if (strcmp(key->section, section) || strcmp(key->name, name))
+			continue;
+		const char *problem = set_value(ctx->cfg, key, value);
+		if (!problem)
+			return 1;
+		if (key->type == KEY_UINT)
+			snprintf(ctx->err, ctx->err_len, "[%s] %s = '%s': %s (%lu..%lu)",
+				 section, name, value, problem, key->min, key->max);
+		else
+			snprintf(ctx->err, ctx->err_len, "[%s] %s = '%s': %s",
+				 section, name, value, problem);
+		ctx->failed = 1;
+		return 0;
+	}
+	snprintf(ctx->err, ctx->err_len, "unknown key [%s] %s", section, name);
+	ctx->failed = 1;
+	return 0;
+}
+
+int config_load(struct dataplane_config *cfg, const char *path, char *err,
+		size_t err_len)
+{
+	struct load_ctx ctx = { cfg, path, err, err_len, 0 };
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = ini_parse_file(f, on_ini_entry, &ctx);
+	fclose(f);
+	if (ctx.failed) {
+		char detail[512];
+
+		snprintf(detail, sizeof(detail), "%s", err);
+		snprintf(err, err_len, "%s:%d: %s", path, rc, detail);
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, err_len, "%s:%d: syntax error", path, rc);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,53 @@
+/* config.h — sipreg-dataplane configuration (one INI file, parsed by inih).
+ *
+ * Every key, its type, range and default lives in one table in config.c;
+ * README.md "Configuration" documents the same table. The config is parsed
+ * once before EAL starts and is read-only afterwards.
+ */
+#ifndef SIPREG_DATAPLANE_CONFIG_H
+#define SIPREG_DATAPLANE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_STR_MAX 256
+#define CONFIG_MAX_WORKERS 64
+
+enum dataplane_mode {
+	DATAPLANE_MODE_REGISTRAR, /* answer SIP */
+	DATAPLANE_MODE_ECHO,      /* send every SIP-port datagram back: path check */
+};
+
+struct dataplane_config {
+	/* [dataplane] */
+	char instance[64];              /* names hugepage files, stats file */
+	char port[CONFIG_STR_MAX];      /* PCI address or vdev, e.g. net_af_xdp0,iface=eth1 */
+	char xdp_prog[CONFIG_STR_MAX];  /* XDP object for net_af_xdp ports; "" = built-in */
+	unsigned workers;
+	unsigned memory_mb;             /* hugepage memory for EAL */
+	unsigned busy_budget;           /* net_af_xdp busy_budget devarg */
+	enum dataplane_mode mode;
+	char stats_dir[CONFIG_STR_MAX]; /* shared-memory stats file lives here */
+	/* [sip] */
+	uint16_t sip_port;
+	char domains[CONFIG_STR_MAX];   /* comma-separated */
+	/* [store] */
+	char state_dir[CONFIG_STR_MAX];
+};
+
+/* Fills cfg with the defaults of every key. Never fails. */
+void config_set_defaults(struct dataplane_config *cfg);
+
+/* Parses the INI file at path over cfg (call config_set_defaults first).
+ * Returns 0 on success. On any error (file missing, unknown section or
+ * key, bad value, value out of range) returns -1 and writes one line to
+ * err (at most err_len bytes) naming the file, line, section.key and
+ * the problem; cfg is then partly updated and must not be used. */
+int config_load(struct dataplane_config *cfg, const char *path,
+		char *err, size_t err_len);
+
+/* Returns the text name of a mode ("registrar", "echo"). */
+const char *config_mode_name(enum dataplane_mode mode);
+
+#endif

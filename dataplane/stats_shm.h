@@ -1,0 +1,75 @@
+/* stats_shm.h — layout of the dataplane's shared-memory stats file.
+ *
+ * The dataplane creates <stats_dir>/sipreg-<instance>.stats and each
+ * worker increments only its own row (single writer, naturally aligned
+ * 64-bit words, so readers in other processes see whole values without
+ * locks). sipreg-control and tools/sipreg-stats map it read-only. The
+ * counter list below is the one place a counter is named; bump
+ * STATS_SHM_VERSION when the layout changes.
+ */
+#ifndef SIPREG_STATS_SHM_H
+#define SIPREG_STATS_SHM_H
+
+#include <stdint.h>
+
+#define STATS_SHM_MAGIC 0x53495052454753ULL /* "SIPREGS" */
+#define STATS_SHM_VERSION 1
+#define STATS_SHM_MAX_WORKERS 64
+
+/* Every counter, in file order. Drop reasons start with drop_. */
+#define STATS_COUNTER_LIST(X)                                               \
+	X(rx_packets)          /* frames taken from the RX queue */         \
+	X(tx_packets)          /* frames handed to the TX queue */          \
+	X(tx_failed)           /* frames the TX queue refused (freed) */    \
+	X(rx_sip_datagrams)    /* UDP datagrams to the SIP port */          \
+	X(echo_replies)        /* echo mode: datagrams sent back */         \
+	X(drop_not_ip)         /* ARP, LLDP, other ethertypes */            \
+	X(drop_not_udp)        /* TCP, ICMP, other IP protocols */          \
+	X(drop_not_sip_port)   /* UDP to another port */                    \
+	X(drop_truncated)      /* headers or lengths beyond the frame */    \
+	X(drop_bad_ip_header)  /* version, IHL, fragments, bad IPv4 sum */  \
+	X(drop_bad_checksum)   /* UDP checksum does not verify */
+
+#define STATS_COUNTER_ENUM(name) STAT_##name,
+enum stats_counter { STATS_COUNTER_LIST(STATS_COUNTER_ENUM) STATS_COUNTER_COUNT };
+#undef STATS_COUNTER_ENUM
+
+#define STATS_SHM_MAX_COUNTERS 128
+_Static_assert(STATS_COUNTER_COUNT <= STATS_SHM_MAX_COUNTERS, "grow STATS_SHM_MAX_COUNTERS");
+
+struct stats_worker_row {
+	uint64_t counters[STATS_SHM_MAX_COUNTERS];
+} __attribute__((aligned(64)));
+
+struct stats_shm {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t n_workers;
+	uint32_t n_counters;       /* STATS_COUNTER_COUNT of the writer */
+	uint32_t pid;              /* writer's pid */
+	uint64_t started_at_s;     /* unix time the dataplane started */
+	uint64_t ready;            /* 1 once workers answer packets */
+	struct stats_worker_row workers[STATS_SHM_MAX_WORKERS];
+};
+
+/* Returns the name of counter c ("rx_packets"), or NULL when c is out of
+ * range. */
+const char *stats_counter_name(unsigned c);
+
+/* Writes the stats file path for instance into buf. Returns 0, or -1 when
+ * it does not fit. */
+int stats_shm_path(char *buf, unsigned buf_len, const char *stats_dir,
+		   const char *instance);
+
+/* Creates (or truncates) the stats file and maps it read-write, zeroed,
+ * with the header filled. Returns the mapping, or NULL with errno set. */
+struct stats_shm *stats_shm_create(const char *path, unsigned n_workers);
+
+/* Maps an existing stats file read-only. Returns NULL with errno set when
+ * it is missing (ENOENT), too small or of another version (EPROTO). */
+const struct stats_shm *stats_shm_open(const char *path);
+
+/* Unmaps a mapping from stats_shm_create or stats_shm_open. */
+void stats_shm_close(const struct stats_shm *shm);
+
+#endif
