@@ -1,0 +1,105 @@
+/*
+ * sip_lex.c - character class table and small scanners (see sip_lex.h).
+ *
+ * The table below was generated from the RFC 3261 §25 ABNF sets; classes:
+ *   T token, H host, U user, P password, W Call-ID word, D digit, X hex,
+ *   R printable non-space URI character except < > ".
+ */
+#include <string.h>
+
+#include "sip_lex.h"
+
+#define T SIP_CC_TOKEN
+#define H SIP_CC_HOST
+#define U SIP_CC_USER
+#define P SIP_CC_PASS
+#define W SIP_CC_WORD
+#define D SIP_CC_DIGIT
+#define X SIP_CC_HEX
+#define R SIP_CC_URIC
+
+const uint8_t sip_cc[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x08 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x10 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x18 */
+	0, T|U|P|W|R, W, R, U|P|R, T|U|P|W|R, U|P|R, T|U|P|W|R,  /* 0x20 */
+	U|P|W|R, U|P|W|R, T|U|P|W|R, T|U|P|W|R, U|P|R, T|H|U|P|W|R, T|H|U|P|W|R, U|W|R,  /* 0x28 */
+	T|H|U|P|W|D|X|R, T|H|U|P|W|D|X|R, T|H|U|P|W|D|X|R, T|H|U|P|W|D|X|R, T|H|U|P|W|D|X|R, T|H|U|P|W|D|X|R, T|H|U|P|W|D|X|R, T|H|U|P|W|D|X|R,  /* 0x30 */
+	T|H|U|P|W|D|X|R, T|H|U|P|W|D|X|R, W|R, U|R, W, U|P|R, W, U|W|R,  /* 0x38 */
+	R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|R,  /* 0x40 */
+	T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R,  /* 0x48 */
+	T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R,  /* 0x50 */
+	T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, W|R, W|R, W|R, R, T|H|U|P|W|R,  /* 0x58 */
+	T|W|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|X|R, T|H|U|P|W|R,  /* 0x60 */
+	T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R,  /* 0x68 */
+	T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R,  /* 0x70 */
+	T|H|U|P|W|R, T|H|U|P|W|R, T|H|U|P|W|R, W|R, R, W|R, T|U|P|W|R, 0,  /* 0x78 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x80 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x88 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x90 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x98 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xa0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xa8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xb0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xb8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xc0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xc8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xd0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xd8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xe0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xe8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xf0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xf8 */
+};
+
+#undef T
+#undef H
+#undef U
+#undef P
+#undef W
+#undef D
+#undef X
+#undef R
+
+const char *sip_scan_host(const char *p, const char *end, struct sip_slice *host, bool *is_ipv6)
+{
+	if (p >= end)
+		return NULL;
+	if (*p == '[') {
+		const char *a = p + 1;
+		const char *q = a;
+		int colons = 0;
+		while (q < end && (sip_is((unsigned char)*q, SIP_CC_HEX) || *q == ':' || *q == '.')) {
+			colons += (*q == ':');
+			q++;
+		}
+		if (q >= end || *q != ']' || q == a || colons < 2)
+			return NULL;
+		*host = sip_mk(a, q);
+		*is_ipv6 = true;
+		return q + 1;
+	}
+	const char *q = sip_skip_class(p, end, SIP_CC_HOST);
+	if (q == p)
+		return NULL;
+	*host = sip_mk(p, q);
+	*is_ipv6 = false;
+	return q;
+}
+
+const char *sip_scan_port(const char *p, const char *end, uint16_t *port)
+{
+	uint32_t v = 0;
+	const char *q = p;
+	while (q < end && sip_is((unsigned char)*q, SIP_CC_DIGIT)) {
+		v = v * 10 + (uint32_t)(*q - '0');
+		if (v > 65535)
+			return NULL;
+		q++;
+	}
+	if (q == p)
+		return NULL;
+	*port = (uint16_t)v;
+	return q;
+}

@@ -1,0 +1,251 @@
+/*
+ * sip_uri.c - SIP URI, parameter lists and slice helpers.
+ *
+ * Kept apart from sip_parser.c because the dataplane uses these on their
+ * own (To AOR, Contact URI keys, Digest uri) after a message is parsed.
+ */
+#include <string.h>
+
+#include "sip_lex.h"
+#include "sip_parser.h"
+
+bool sip_slice_eq_nocase(struct sip_slice a, struct sip_slice b)
+{
+	if (a.len != b.len)
+		return false;
+	for (uint32_t i = 0; i < a.len; i++) {
+		unsigned char x = (unsigned char)a.ptr[i];
+		unsigned char y = (unsigned char)b.ptr[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y + 32);
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+bool sip_slice_eq_lit_nocase(struct sip_slice s, const char *lit)
+{
+	struct sip_slice l = { lit, (uint32_t)strlen(lit) };
+	return sip_slice_eq_nocase(s, l);
+}
+
+bool sip_slice_to_u32(struct sip_slice s, uint32_t *out)
+{
+	uint64_t v = 0;
+	if (s.len == 0 || s.ptr == NULL)
+		return false;
+	for (uint32_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.ptr[i];
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_slice *value)
+{
+	const char *p = rest->ptr;
+	const char *end = p + rest->len;
+	if (p == NULL)
+		return false;
+	p = sip_skip_lws(p, end);
+	if (p < end && *p == ';')
+		p = sip_skip_lws(p + 1, end);
+	if (p >= end)
+		return false;
+	const char *n = p;
+	p = sip_skip_class(p, end, SIP_CC_TOKEN);
+	if (p == n)
+		return false;
+	*name = sip_mk(n, p);
+	value->ptr = NULL;
+	value->len = 0;
+	p = sip_skip_lws(p, end);
+	if (p < end && *p == '=') {
+		p = sip_skip_lws(p + 1, end);
+		if (p < end && *p == '"') {
+			const char *q = sip_skip_quoted(p, end);
+			if (q == NULL)
+				return false;
+			*value = sip_mk(p + 1, q - 1);
+			p = q;
+		} else {
+			const char *v = p;
+			while (p < end && *p != ';' && !sip_is_lws(*p))
+				p++;
+			*value = sip_mk(v, p);
+		}
+		p = sip_skip_lws(p, end);
+	}
+	if (p < end && *p != ';')
+		return false;
+	*rest = sip_mk(p, end);
+	return true;
+}
+
+bool sip_param_find(struct sip_slice params, const char *name, struct sip_slice *value)
+{
+	struct sip_slice n, v;
+	size_t len = strlen(name);
+	while (sip_param_next(&params, &n, &v)) {
+		if (n.len == len && sip_slice_eq_lit_nocase(n, name)) {
+			*value = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Every byte of [p, end) is in class cls. */
+static bool all_in(const char *p, const char *end, uint8_t cls)
+{
+	for (; p < end; p++)
+		if (!sip_is((unsigned char)*p, cls))
+			return false;
+	return true;
+}
+
+bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
+{
+	memset(uri, 0, sizeof(*uri));
+	uri->raw = s;
+	if (s.ptr == NULL || s.len == 0)
+		return false;
+	const char *p = s.ptr;
+	const char *end = p + s.len;
+
+	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+	const char *q = p;
+	if (!((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z'))
+		return false;
+	while (q < end && *q != ':') {
+		char c = *q;
+		if (!(sip_is((unsigned char)c, SIP_CC_HOST) || c == '+'))
+			return false;
+		q++;
+	}
+	if (q >= end)
+		return false;
+	uri->scheme_raw = sip_mk(p, q);
+	p = q + 1;
+	if (p >= end)
+		return false;
+	if (uri->scheme_raw.len == 3 && sip_eq_lower(uri->scheme_raw.ptr, "sip", 3)) {
+		uri->scheme = SIP_SCHEME_SIP;
+	} else if (uri->scheme_raw.len == 4 && sip_eq_lower(uri->scheme_raw.ptr, "sips", 4)) {
+		uri->scheme = SIP_SCHEME_SIPS;
+	} else {
+		uri->scheme = SIP_SCHEME_OTHER;
+		return all_in(p, end, SIP_CC_URIC);
+	}
+
+	/* userinfo: up to an '@' that comes before any '?' */
+	const char *qmark = memchr(p, '?', (size_t)(end - p));
+	const char *limit = qmark ? qmark : end;
+	const char *at = memchr(p, '@', (size_t)(limit - p));
+	if (at != NULL) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		const char *user_end = colon ? colon : at;
+		if (user_end == p || !all_in(p, user_end, SIP_CC_USER))
+			return false;
+		uri->user = sip_mk(p, user_end);
+		if (colon != NULL) {
+			if (!all_in(colon + 1, at, SIP_CC_PASS))
+				return false;
+			uri->password = sip_mk(colon + 1, at);
+		}
+		p = at + 1;
+	}
+
+	p = sip_scan_host(p, end, &uri->host, &uri->host_is_ipv6);
+	if (p == NULL)
+		return false;
+	if (p < end && *p == ':') {
+		p = sip_scan_port(p + 1, end, &uri->port);
+		if (p == NULL)
+			return false;
+		uri->has_port = true;
+	}
+	if (p < end && *p == ';') {
+		const char *pe = qmark ? qmark : end;
+		if (pe < p)
+			return false;
+		if (!all_in(p + 1, pe, SIP_CC_URIC))
+			return false;
+		uri->params = sip_mk(p + 1, pe);
+		p = pe;
+		struct sip_slice rest = uri->params, n, v;
+		while (rest.len > 0) {
+			if (!sip_param_next(&rest, &n, &v))
+				return false;
+			if (n.len == 9 && sip_eq_lower(n.ptr, "transport", 9))
+				uri->transport = v;
+		}
+	}
+	if (p < end && *p == '?') {
+		if (!all_in(p + 1, end, SIP_CC_URIC))
+			return false;
+		uri->headers = sip_mk(p + 1, end);
+		p = end;
+	}
+	return p == end;
+}
+
+enum sip_method sip_method_from_slice(struct sip_slice s)
+{
+	const char *m = s.ptr;
+	switch (s.len) {
+	case 3:
+		if (memcmp(m, "ACK", 3) == 0)
+			return SIP_METHOD_ACK;
+		if (memcmp(m, "BYE", 3) == 0)
+			return SIP_METHOD_BYE;
+		break;
+	case 4:
+		if (memcmp(m, "INFO", 4) == 0)
+			return SIP_METHOD_INFO;
+		break;
+	case 5:
+		if (memcmp(m, "PRACK", 5) == 0)
+			return SIP_METHOD_PRACK;
+		if (memcmp(m, "REFER", 5) == 0)
+			return SIP_METHOD_REFER;
+		break;
+	case 6:
+		if (memcmp(m, "INVITE", 6) == 0)
+			return SIP_METHOD_INVITE;
+		if (memcmp(m, "CANCEL", 6) == 0)
+			return SIP_METHOD_CANCEL;
+		if (memcmp(m, "NOTIFY", 6) == 0)
+			return SIP_METHOD_NOTIFY;
+		if (memcmp(m, "UPDATE", 6) == 0)
+			return SIP_METHOD_UPDATE;
+		break;
+	case 7:
+		if (memcmp(m, "OPTIONS", 7) == 0)
+			return SIP_METHOD_OPTIONS;
+		if (memcmp(m, "PUBLISH", 7) == 0)
+			return SIP_METHOD_PUBLISH;
+		if (memcmp(m, "MESSAGE", 7) == 0)
+			return SIP_METHOD_MESSAGE;
+		break;
+	case 8:
+		if (memcmp(m, "REGISTER", 8) == 0)
+			return SIP_METHOD_REGISTER;
+		break;
+	case 9:
+		if (memcmp(m, "SUBSCRIBE", 9) == 0)
+			return SIP_METHOD_SUBSCRIBE;
+		break;
+	default:
+		break;
+	}
+	return SIP_METHOD_OTHER;
+}
