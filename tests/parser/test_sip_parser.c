@@ -1,0 +1,501 @@
+/*
+ * Unit tests for parser/sip_parser.h: one test per rule, named after it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sip_parser.h"
+
+static struct sip_msg msg;
+
+static enum sip_parse_status parse(const char *text)
+{
+	return sip_parse(text, strlen(text), &msg);
+}
+
+static void assert_slice(struct sip_slice s, const char *want)
+{
+	if (want == NULL) {
+		assert_null(s.ptr);
+		return;
+	}
+	assert_non_null(s.ptr);
+	if (s.len != strlen(want) || memcmp(s.ptr, want, s.len) != 0)
+		fail_msg("slice \"%.*s\" != \"%s\"", (int)s.len, s.ptr, want);
+}
+
+#define REG_HEAD "REGISTER sip:example.com SIP/2.0\r\n"
+#define VIA "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport\r\n"
+#define FROM "From: \"Alice\" <sip:alice@example.com>;tag=1928301774\r\n"
+#define TO "To: <sip:alice@example.com>\r\n"
+#define CALLID "Call-ID: a84b4c76e66710@pc33.example.com\r\n"
+#define CSEQ "CSeq: 2 REGISTER\r\n"
+#define MANDATORY VIA FROM TO CALLID CSEQ
+
+static const char second_register[] =
+	"REGISTER sip:example.com SIP/2.0\r\n"
+	"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1234;rport\r\n"
+	"Max-Forwards: 70\r\n"
+	"From: \"Alice\" <sip:alice@example.com>;tag=abc\r\n"
+	"To: <sip:alice@example.com>\r\n"
+	"Call-ID: 1234@192.0.2.10\r\n"
+	"CSeq: 2 REGISTER\r\n"
+	"Contact: <sip:alice@192.0.2.10:5060;transport=udp>;expires=3600;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1;q=0.7\r\n"
+	"Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"abc123\", uri=\"sip:example.com\", "
+	"response=\"0123456789abcdef0123456789abcdef\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"xyz\", opaque=\"op\"\r\n"
+	"Expires: 3600\r\n"
+	"User-Agent: Yealink SIP-T46S 66.86.0.15\r\n"
+	"Supported: path, outbound, gruu\r\n"
+	"Allow: INVITE, ACK, BYE\r\n"
+	"Content-Length: 0\r\n"
+	"\r\n";
+
+static void test_register_with_authorization_is_fully_decoded(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(second_register), SIP_PARSE_OK);
+	assert_true(msg.is_request);
+	assert_int_equal(msg.method, SIP_METHOD_REGISTER);
+	assert_int_equal(msg.request_uri.scheme, SIP_SCHEME_SIP);
+	assert_slice(msg.request_uri.host, "example.com");
+	assert_int_equal(msg.via_count, 1);
+	assert_slice(msg.via[0].transport, "UDP");
+	assert_slice(msg.via[0].host, "192.0.2.10");
+	assert_int_equal(msg.via[0].port, 5060);
+	assert_slice(msg.via[0].branch, "z9hG4bK1234");
+	assert_true(msg.via[0].has_rport);
+	assert_false(msg.via[0].rport_has_value);
+	assert_slice(msg.from.addr.display, "Alice");
+	assert_slice(msg.from.addr.uri.user, "alice");
+	assert_slice(msg.from.tag, "abc");
+	assert_null(msg.to.tag.ptr);
+	assert_slice(msg.call_id, "1234@192.0.2.10");
+	assert_int_equal(msg.cseq, 2);
+	assert_int_equal(msg.cseq_method, SIP_METHOD_REGISTER);
+	assert_int_equal(msg.contact_count, 1);
+	struct sip_contact *c = &msg.contact[0];
+	assert_slice(c->addr.uri.host, "192.0.2.10");
+	assert_int_equal(c->addr.uri.port, 5060);
+	assert_slice(c->addr.uri.transport, "udp");
+	assert_true(c->has_expires);
+	assert_int_equal(c->expires, 3600);
+	assert_slice(c->instance, "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>");
+	assert_true(c->has_reg_id);
+	assert_int_equal(c->reg_id, 1);
+	assert_int_equal(c->q_milli, 700);
+	assert_int_equal(msg.authorization_count, 1);
+	struct sip_credentials *a = &msg.authorization[0];
+	assert_true(a->is_digest);
+	assert_slice(a->username, "alice");
+	assert_slice(a->realm, "example.com");
+	assert_slice(a->nonce, "abc123");
+	assert_slice(a->uri, "sip:example.com");
+	assert_slice(a->response, "0123456789abcdef0123456789abcdef");
+	assert_slice(a->algorithm, "MD5");
+	assert_slice(a->qop, "auth");
+	assert_slice(a->nc, "00000001");
+	assert_slice(a->cnonce, "xyz");
+	assert_slice(a->opaque, "op");
+	assert_true(msg.has_expires);
+	assert_int_equal(msg.expires, 3600);
+	assert_int_equal(msg.max_forwards, 70);
+	assert_slice(msg.user_agent, "Yealink SIP-T46S 66.86.0.15");
+	assert_int_equal(msg.supported_count, 3);
+	assert_slice(msg.supported[1], "outbound");
+	assert_int_equal(msg.other_count, 1);
+	assert_slice(msg.other[0].name, "Allow");
+	assert_slice(msg.other[0].value, "INVITE, ACK, BYE");
+	assert_true(msg.has_content_length);
+	assert_int_equal(msg.body.len, 0);
+}
+
+static void test_every_slice_points_into_the_buffer(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(second_register), SIP_PARSE_OK);
+	const char *lo = second_register, *hi = second_register + strlen(second_register);
+	struct sip_slice s[] = { msg.call_id, msg.user_agent, msg.from.tag, msg.authorization[0].response,
+				 msg.contact[0].instance, msg.via[0].branch, msg.other[0].value };
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		assert_true(s[i].ptr >= lo && s[i].ptr + s[i].len <= hi);
+}
+
+static void test_compact_form_v_is_via_and_others(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD "v: SIP/2.0/TCP host.example.com\r\n"
+				   "f: <sip:a@example.com>;tag=x\r\nt: sip:a@example.com\r\n"
+				   "i: abc\r\nCSeq: 1 REGISTER\r\nm: <sip:a@192.0.2.1>\r\nk: path\r\nl: 0\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.via_count, 1);
+	assert_slice(msg.via[0].transport, "TCP");
+	assert_false(msg.via[0].has_port);
+	assert_slice(msg.from.tag, "x");
+	assert_slice(msg.to.addr.uri.user, "a");
+	assert_slice(msg.call_id, "abc");
+	assert_int_equal(msg.contact_count, 1);
+	assert_int_equal(msg.supported_count, 1);
+	assert_true(msg.has_content_length);
+}
+
+static void test_header_names_are_case_insensitive(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD "VIA: SIP/2.0/UDP h;branch=z9hG4bKx\r\nfRoM: <sip:a@b>;tag=1\r\n"
+				   "tO: <sip:a@b>\r\ncall-id: q\r\ncseq: 1 REGISTER\r\nEXPIRES: 60\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.expires, 60);
+}
+
+static void test_folded_header_value_is_one_value(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: <sip:a@192.0.2.1>\r\n"
+						  " ;expires=30\r\nSubject: first\r\n\tsecond\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.contact[0].expires, 30);
+	assert_slice(msg.other[0].value, "first\r\n\tsecond");
+}
+
+static void test_lws_around_colon_and_slash(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD "Via  :  SIP / 2.0 / UDP   192.0.2.1 : 5070 ; branch = z9hG4bKa\r\n"
+				   FROM TO CALLID CSEQ "\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.via[0].port, 5070);
+	assert_slice(msg.via[0].branch, "z9hG4bKa");
+}
+
+static void test_comma_separated_and_repeated_via_are_one_list(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD "Via: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b:5061;branch=z9hG4bK2\r\n"
+				   "Via: SIP/2.0/TLS [2001:db8::1]:5061;branch=z9hG4bK3;received=192.0.2.9;rport=4000\r\n"
+				   FROM TO CALLID CSEQ "\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.via_count, 3);
+	assert_slice(msg.via[1].host, "b");
+	assert_slice(msg.via[2].host, "2001:db8::1");
+	assert_true(msg.via[2].host_is_ipv6);
+	assert_slice(msg.via[2].received, "192.0.2.9");
+	assert_true(msg.via[2].rport_has_value);
+	assert_int_equal(msg.via[2].rport, 4000);
+}
+
+static void test_contact_star_is_recognised(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: *\r\nExpires: 0\r\n\r\n"), SIP_PARSE_OK);
+	assert_true(msg.contact_star);
+	assert_int_equal(msg.contact_count, 0);
+	assert_int_equal(msg.expires, 0);
+}
+
+static void test_multiple_contacts_with_params(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY
+			       "Contact: \"Mr. Watson\" <sip:watson@worcester.example.com>;q=0.7; expires=3600,\r\n"
+			       " <sips:watson@[2001:db8::2]:5061>;q=1, sip:w@192.0.2.4;expires=10;x-foo=bar\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.contact_count, 3);
+	assert_slice(msg.contact[0].addr.display, "Mr. Watson");
+	assert_true(msg.contact[0].addr.display_quoted);
+	assert_int_equal(msg.contact[0].q_milli, 700);
+	assert_int_equal(msg.contact[1].addr.uri.scheme, SIP_SCHEME_SIPS);
+	assert_slice(msg.contact[1].addr.uri.host, "2001:db8::2");
+	assert_int_equal(msg.contact[1].q_milli, 1000);
+	/* addr-spec without <>: ;expires belongs to the header, not the URI */
+	assert_int_equal(msg.contact[2].expires, 10);
+	assert_int_equal(msg.contact[2].addr.uri.params.len, 0);
+	struct sip_slice v;
+	assert_true(sip_param_find(msg.contact[2].addr.params, "X-FOO", &v));
+	assert_slice(v, "bar");
+}
+
+static void test_quoted_display_name_keeps_escapes(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD VIA "From: \"J \\\"Rosenberg\\\\ <\" <sip:jdrosen@example.com>;tag=9\r\n"
+				   TO CALLID CSEQ "\r\n"),
+			 SIP_PARSE_OK);
+	assert_slice(msg.from.addr.display, "J \\\"Rosenberg\\\\ <");
+}
+
+static void test_sips_request_uri_with_user_password_port_params(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("REGISTER sips:bob:secret@[2001:db8::10]:5061;transport=tcp;lr?Subject=x SIP/2.0\r\n"
+			       MANDATORY "\r\n"),
+			 SIP_PARSE_OK);
+	struct sip_uri *u = &msg.request_uri;
+	assert_int_equal(u->scheme, SIP_SCHEME_SIPS);
+	assert_slice(u->user, "bob");
+	assert_slice(u->password, "secret");
+	assert_slice(u->host, "2001:db8::10");
+	assert_true(u->host_is_ipv6);
+	assert_int_equal(u->port, 5061);
+	assert_slice(u->params, "transport=tcp;lr");
+	assert_slice(u->transport, "tcp");
+	assert_slice(u->headers, "Subject=x");
+}
+
+static void test_status_line_is_parsed(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("SIP/2.0 401 Unauthorized\r\n" MANDATORY "Content-Length: 0\r\n\r\n"), SIP_PARSE_OK);
+	assert_false(msg.is_request);
+	assert_int_equal(msg.status_code, 401);
+	assert_slice(msg.reason, "Unauthorized");
+}
+
+static void test_body_is_content_length_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Content-Length: 4\r\n\r\nbodyEXTRA"), SIP_PARSE_OK);
+	assert_slice(msg.body, "body");
+	assert_int_equal(parse(REG_HEAD MANDATORY "\r\nrest"), SIP_PARSE_OK);
+	assert_slice(msg.body, "rest");
+}
+
+static void test_content_length_beyond_datagram_is_body_truncated(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Content-Length: 50\r\n\r\nshort"), SIP_PARSE_BODY_TRUNCATED);
+}
+
+static void test_missing_mandatory_headers_are_named(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD FROM TO CALLID CSEQ "\r\n"), SIP_PARSE_MISSING_VIA);
+	assert_int_equal(parse(REG_HEAD VIA TO CALLID CSEQ "\r\n"), SIP_PARSE_MISSING_FROM);
+	assert_int_equal(parse(REG_HEAD VIA FROM CALLID CSEQ "\r\n"), SIP_PARSE_MISSING_TO);
+	assert_int_equal(parse(REG_HEAD VIA FROM TO CSEQ "\r\n"), SIP_PARSE_MISSING_CALL_ID);
+	assert_int_equal(parse(REG_HEAD VIA FROM TO CALLID "\r\n"), SIP_PARSE_MISSING_CSEQ);
+}
+
+static void test_duplicate_single_headers_are_rejected(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY CALLID "\r\n"), SIP_PARSE_DUPLICATE_CALL_ID);
+	assert_int_equal(parse(REG_HEAD MANDATORY FROM "\r\n"), SIP_PARSE_DUPLICATE_FROM);
+	assert_int_equal(parse(REG_HEAD MANDATORY CSEQ "\r\n"), SIP_PARSE_DUPLICATE_CSEQ);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Content-Length: 0\r\nl: 0\r\n\r\n"),
+			 SIP_PARSE_DUPLICATE_CONTENT_LENGTH);
+}
+
+static void test_cseq_method_must_match_request_method(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD VIA FROM TO CALLID "CSeq: 1 INVITE\r\n\r\n"), SIP_PARSE_CSEQ_METHOD_MISMATCH);
+}
+
+static void test_cseq_number_must_be_below_2_pow_31(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD VIA FROM TO CALLID "CSeq: 2147483648 REGISTER\r\n\r\n"), SIP_PARSE_BAD_CSEQ);
+	assert_int_equal(parse(REG_HEAD VIA FROM TO CALLID "CSeq: 2147483647 REGISTER\r\n\r\n"), SIP_PARSE_OK);
+}
+
+static void test_expires_above_2_pow_32_saturates(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Expires: 99999999999999\r\n\r\n"), SIP_PARSE_OK);
+	assert_int_equal(msg.expires, UINT32_MAX);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Expires: 1h\r\n\r\n"), SIP_PARSE_BAD_EXPIRES);
+}
+
+static void test_sip_version_other_than_2_0_is_bad_version(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("REGISTER sip:example.com SIP/7.0\r\n" MANDATORY "\r\n"), SIP_PARSE_BAD_VERSION);
+}
+
+static void test_request_uri_with_space_is_rejected(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("REGISTER sip:exa mple.com SIP/2.0\r\n" MANDATORY "\r\n"), SIP_PARSE_BAD_REQUEST_URI);
+}
+
+static void test_unterminated_quote_in_from_is_bad_from(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD VIA "From: \"Alice <sip:a@b>;tag=1\r\n" TO CALLID CSEQ "\r\n"),
+			 SIP_PARSE_BAD_FROM);
+}
+
+static void test_missing_empty_line_is_no_end_of_headers(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY), SIP_PARSE_NO_END_OF_HEADERS);
+}
+
+static void test_header_without_colon_is_missing_colon(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Expires 60\r\n\r\n"), SIP_PARSE_MISSING_COLON);
+}
+
+static void test_too_many_vias_is_a_distinct_status(void **state)
+{
+	(void)state;
+	char buf[4096];
+	int n = snprintf(buf, sizeof(buf), "%s", REG_HEAD);
+	for (int i = 0; i <= SIP_MAX_VIAS; i++)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "Via: SIP/2.0/UDP h%d;branch=z9hG4bK%d\r\n", i, i);
+	snprintf(buf + n, sizeof(buf) - (size_t)n, "%s", FROM TO CALLID CSEQ "\r\n");
+	assert_int_equal(parse(buf), SIP_PARSE_TOO_MANY_VIAS);
+}
+
+static void test_too_many_contacts_is_a_distinct_status(void **state)
+{
+	(void)state;
+	char buf[4096];
+	int n = snprintf(buf, sizeof(buf), "%s", REG_HEAD MANDATORY);
+	for (int i = 0; i <= SIP_MAX_CONTACTS; i++)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "Contact: <sip:a@192.0.2.%d>\r\n", i);
+	snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\n");
+	assert_int_equal(parse(buf), SIP_PARSE_TOO_MANY_CONTACTS);
+}
+
+static void test_too_many_other_headers_is_a_distinct_status(void **state)
+{
+	(void)state;
+	char buf[4096];
+	int n = snprintf(buf, sizeof(buf), "%s", REG_HEAD MANDATORY);
+	for (int i = 0; i <= SIP_MAX_OTHER_HEADERS; i++)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "X-H%d: v\r\n", i);
+	snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\n");
+	assert_int_equal(parse(buf), SIP_PARSE_TOO_MANY_HEADERS);
+}
+
+static void test_contact_q_above_one_is_bad_contact(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: <sip:a@b>;q=1.5\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
+}
+
+static void test_nul_in_headers_is_rejected(void **state)
+{
+	(void)state;
+	static const char m[] = REG_HEAD MANDATORY "Subject: a\0b\r\n\r\n";
+	assert_int_equal(sip_parse(m, sizeof(m) - 1, &msg), SIP_PARSE_NUL_IN_HEADERS);
+}
+
+static void test_empty_datagram_is_empty(void **state)
+{
+	(void)state;
+	assert_int_equal(sip_parse("", 0, &msg), SIP_PARSE_EMPTY);
+}
+
+static void test_every_status_has_a_reason_and_name(void **state)
+{
+	(void)state;
+	for (int s = 0; s < SIP_PARSE_STATUS_COUNT; s++) {
+		assert_string_not_equal(sip_parse_status_reason((enum sip_parse_status)s), "Unknown parse error");
+		assert_string_not_equal(sip_parse_status_name((enum sip_parse_status)s), "SIP_PARSE_?");
+	}
+	assert_string_equal(sip_parse_status_reason(SIP_PARSE_STATUS_COUNT), "Unknown parse error");
+}
+
+static void test_digest_directive_twice_is_bad_authorization(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\", username=\"b\"\r\n\r\n"),
+			 SIP_PARSE_BAD_AUTHORIZATION);
+}
+
+static void test_proxy_authorization_and_path_and_require(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Proxy-Authorization: Digest username=\"bob\",realm=\"r\"\r\n"
+						  "Path: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
+						  "Require: outbound\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.proxy_authorization_count, 1);
+	assert_slice(msg.proxy_authorization[0].username, "bob");
+	assert_slice(msg.proxy_authorization[0].realm, "r");
+	assert_int_equal(msg.path_count, 2);
+	assert_slice(msg.path[1], "<sip:p2.example.com;lr>");
+	assert_int_equal(msg.require_count, 1);
+	assert_slice(msg.require[0], "outbound");
+}
+
+static void test_lf_only_line_ends_are_accepted(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\n"
+			       "From: <sip:a@b>;tag=1\nTo: <sip:a@b>\nCall-ID: x\nCSeq: 1 REGISTER\n\n"),
+			 SIP_PARSE_OK);
+}
+
+static void test_helpers(void **state)
+{
+	(void)state;
+	uint32_t v = 7;
+	struct sip_slice s = { "4294967296", 10 };
+	assert_false(sip_slice_to_u32(s, &v));
+	assert_int_equal(v, 7);
+	s.len = 9;
+	assert_true(sip_slice_to_u32(s, &v));
+	assert_int_equal(v, 429496729);
+	struct sip_uri u;
+	struct sip_slice bad = { "sip:[::1", 8 };
+	assert_false(sip_uri_parse(bad, &u));
+	struct sip_slice badport = { "sip:h:65536", 11 };
+	assert_false(sip_uri_parse(badport, &u));
+	struct sip_slice tel = { "tel:+1-201-555-0123", 19 };
+	assert_true(sip_uri_parse(tel, &u));
+	assert_int_equal(u.scheme, SIP_SCHEME_OTHER);
+	struct sip_slice a = { "ViA", 3 };
+	assert_true(sip_slice_eq_lit_nocase(a, "via"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_register_with_authorization_is_fully_decoded),
+		cmocka_unit_test(test_every_slice_points_into_the_buffer),
+		cmocka_unit_test(test_compact_form_v_is_via_and_others),
+		cmocka_unit_test(test_header_names_are_case_insensitive),
+		cmocka_unit_test(test_folded_header_value_is_one_value),
+		cmocka_unit_test(test_lws_around_colon_and_slash),
+		cmocka_unit_test(test_comma_separated_and_repeated_via_are_one_list),
+		cmocka_unit_test(test_contact_star_is_recognised),
+		cmocka_unit_test(test_multiple_contacts_with_params),
+		cmocka_unit_test(test_quoted_display_name_keeps_escapes),
+		cmocka_unit_test(test_sips_request_uri_with_user_password_port_params),
+		cmocka_unit_test(test_status_line_is_parsed),
+		cmocka_unit_test(test_body_is_content_length_bytes),
+		cmocka_unit_test(test_content_length_beyond_datagram_is_body_truncated),
+		cmocka_unit_test(test_missing_mandatory_headers_are_named),
+		cmocka_unit_test(test_duplicate_single_headers_are_rejected),
+		cmocka_unit_test(test_cseq_method_must_match_request_method),
+		cmocka_unit_test(test_cseq_number_must_be_below_2_pow_31),
+		cmocka_unit_test(test_expires_above_2_pow_32_saturates),
+		cmocka_unit_test(test_sip_version_other_than_2_0_is_bad_version),
+		cmocka_unit_test(test_request_uri_with_space_is_rejected),
+		cmocka_unit_test(test_unterminated_quote_in_from_is_bad_from),
+		cmocka_unit_test(test_missing_empty_line_is_no_end_of_headers),
+		cmocka_unit_test(test_header_without_colon_is_missing_colon),
+		cmocka_unit_test(test_too_many_vias_is_a_distinct_status),
+		cmocka_unit_test(test_too_many_contacts_is_a_distinct_status),
+		cmocka_unit_test(test_too_many_other_headers_is_a_distinct_status),
+		cmocka_unit_test(test_contact_q_above_one_is_bad_contact),
+		cmocka_unit_test(test_nul_in_headers_is_rejected),
+		cmocka_unit_test(test_empty_datagram_is_empty),
+		cmocka_unit_test(test_every_status_has_a_reason_and_name),
+		cmocka_unit_test(test_digest_directive_twice_is_bad_authorization),
+		cmocka_unit_test(test_proxy_authorization_and_path_and_require),
+		cmocka_unit_test(test_lf_only_line_ends_are_accepted),
+		cmocka_unit_test(test_helpers),
+	};
+	return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
+}
