@@ -1,0 +1,196 @@
+"""sipreg_testlib — what every integration test needs: the test network,
+the real dataplane in it, TAP output, and cleanup that runs even when a
+test fails or is interrupted.
+
+Tests print TAP ("ok 1 - name" / "not ok 2 - name") so tests/run-all counts
+every check. Every process is started with a bounded wait and stopped by
+PID; every namespace, stats file and hugepage file it made is removed.
+"""
+import atexit
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE_DIR = os.environ.get("SIPREG_SOURCE_DIR",
+                            os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.environ.get("SIPREG_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+
+SERVER_V4 = "198.18.0.1"
+SERVER_V6 = "2001:db8::1"
+CLIENT_V4 = "198.18.0.2"
+CLIENT_V6 = "2001:db8::2"
+
+
+def client_v4(i):
+    """The i-th extra client source address (0..30): 198.18.0.3 + i."""
+    return "198.18.0.%d" % (3 + i)
+
+
+class Tap:
+    """Minimal TAP producer; exit status is non-zero if any check failed."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def check(self, cond, name, detail=""):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, name), flush=True)
+        else:
+            self.failed += 1
+            print("not ok %d - %s" % (self.n, name), flush=True)
+            for line in str(detail).splitlines():
+                print("#   " + line, flush=True)
+        return cond
+
+    def finish(self):
+        print("1..%d" % self.n, flush=True)
+        return 1 if self.failed or self.n == 0 else 0
+
+
+_cleanups = []
+
+
+def on_cleanup(fn):
+    """Registers fn to run at exit (LIFO), also on SIGTERM/SIGINT."""
+    _cleanups.append(fn)
+    return fn
+
+
+def _run_cleanups(*_):
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception as e:  # cleanup must go on
+            print("# cleanup error: %s" % e, file=sys.stderr)
+
+
+def _on_signal(sig, _frame):
+    _run_cleanups()
+    sys.exit(128 + sig)
+
+
+atexit.register(_run_cleanups)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def run(cmd, check=True, timeout=60, **kw):
+    return subprocess.run(cmd, check=check, timeout=timeout, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+
+
+class TestNet:
+    """The namespaces of tools/testnet under a name unique to this test."""
+
+    def __init__(self, tag):
+        self.name = ("%s%04d" % (tag[:6], random.randrange(10000)))[:11]
+        self.srv_ns = self.name + "-srv"
+        self.cli_ns = self.name + "-cli"
+        self.srv_if = self.name + "-s0"
+        env = dict(os.environ, SIPREG_NET=self.name)
+        self.env = env
+        on_cleanup(self.down)
+        run([os.path.join(SOURCE_DIR, "tools", "testnet"), "up"], env=env)
+
+    def down(self):
+        run([os.path.join(SOURCE_DIR, "tools", "testnet"), "down"], env=self.env, check=False)
+
+    def in_client(self, cmd, **kw):
+        return run(["ip", "netns", "exec", self.cli_ns] + cmd, **kw)
+
+    def client_python(self, code, timeout=60):
+        """Runs python code in the client namespace; returns its stdout."""
+        r = self.in_client([sys.executable, "-c", code], timeout=timeout)
+        return r.stdout
+
+
+class Dataplane:
+    """sipreg-dataplane running in the server namespace of a TestNet."""
+
+    def __init__(self, net, mode="registrar", extra_config="", workers=1):
+        self.net = net
+        self.instance = net.name
+        self.dir = tempfile.mkdtemp(prefix="sipreg-it-")
+        on_cleanup(self._remove_dir)
+        self.config_path = os.path.join(self.dir, "dataplane.ini")
+        self.log_path = os.path.join(self.dir, "dataplane.log")
+        with open(self.config_path, "w") as f:
+            f.write("[dataplane]\ninstance = %s\nport = net_af_xdp0,iface=%s\n"
+                    "mode = %s\nworkers = %d\nstats_dir = %s\n"
+                    "[store]\nstate_dir = %s\n%s"
+                    % (self.instance, net.srv_if, mode, workers, self.dir,
+                       os.path.join(self.dir, "state"), extra_config))
+        self.proc = None
+        on_cleanup(self.stop)
+
+    def start(self, timeout=20):
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.net.srv_ns,
+             os.path.join(BUILD_DIR, "dataplane", "sipreg-dataplane"), "-c", self.config_path],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dataplane exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            st = self.stats(quiet=True)
+            if st and st.get("ready") and st.get("pid") == self.proc.pid:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("dataplane not ready in %ss:\n%s" % (timeout, self.log()))
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stats(self, quiet=False):
+        r = run([os.path.join(BUILD_DIR, "tools", "sipreg-stats"), "--json",
+                 "--dir", self.dir, "--instance", self.instance], check=False)
+        if r.returncode != 0:
+            if quiet:
+                return None
+            raise RuntimeError(r.stdout)
+        return json.loads(r.stdout)
+
+    def counter(self, name):
+        return self.stats()["counters"][name][0]
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stops the process (SIGTERM, then SIGKILL); returns its exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        rc = self.proc.returncode
+        self.proc = None
+        self._remove_hugepage_files()
+        return rc
+
+    def _remove_hugepage_files(self):
+        prefix = "sipreg-" + self.instance
+        for d in ("/dev/hugepages",):
+            if os.path.isdir(d):
+                for f in os.listdir(d):
+                    if f.startswith(prefix):
+                        os.unlink(os.path.join(d, f))
+        run(["rm", "-rf", "/var/run/dpdk/" + prefix], check=False)
+
+    def _remove_dir(self):
+        run(["rm", "-rf", self.dir], check=False)
