@@ -1,0 +1,96 @@
+/*
+ * checkpoint.h - LMDB environments of the state dir, and the checkpoint
+ * writer that moves binding changes from the workers' event rings into them.
+ *
+ * State dir layout: <state_dir>/bindings/ and <state_dir>/history/, each an
+ * LMDB environment (data.mdb + lock.mdb), one unnamed database each.  Keys and
+ * values: lmdb_records.h.  sipreg-control opens the same directories
+ * read-only (MDB_RDONLY) and reads MVCC snapshots with no coordination.
+ *
+ * Thread rules: open the envs once per process (LMDB forbids opening an env
+ * twice in one process); store_recover() (recovery.h) runs before the
+ * checkpoint thread starts; after checkpoint_start() only the checkpoint
+ * thread touches the rings' consumer side and writes the envs.
+ *
+ * Durability: each group commit is one write transaction per environment.
+ * LMDB's copy-on-write B-tree and two meta pages mean a kill -9 at any
+ * moment leaves the last committed transaction intact
+ * (tests/store/test_crash_recovery.c); with sync on (default) an OS crash or
+ * power loss also keeps every commit that returned.  At most the last
+ * commit window of changes is lost.
+ */
+#ifndef SIPREG_STORE_CHECKPOINT_H
+#define SIPREG_STORE_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "event_ring.h"
+
+struct store_lmdb_config {
+	const char *state_dir;         /* created if missing */
+	uint64_t bindings_map_bytes;   /* 0: 8 GiB (sparse; grows on MDB_MAP_FULL) */
+	uint64_t history_map_bytes;    /* 0: 32 GiB */
+	bool no_sync;                  /* true: no fsync per commit (tests, benches) */
+};
+
+struct store_lmdb;
+
+/*
+ * Open (creating) both environments.  Returns 0, a negative errno (mkdir),
+ * or a positive LMDB error code (mdb_strerror).  *out is NULL on failure.
+ */
+int store_lmdb_open(const struct store_lmdb_config *cfg, struct store_lmdb **out);
+void store_lmdb_close(struct store_lmdb *l);
+MDB_env *store_lmdb_bindings_env(struct store_lmdb *l);
+MDB_env *store_lmdb_history_env(struct store_lmdb *l);
+MDB_dbi store_lmdb_bindings_dbi(struct store_lmdb *l);
+MDB_dbi store_lmdb_history_dbi(struct store_lmdb *l);
+
+struct checkpoint_config {
+	uint32_t commit_window_ms;       /* 0: 10 ms */
+	uint32_t history_retention_s;    /* 0: 7 days */
+	uint32_t max_changes_per_commit; /* 0: 262144 */
+};
+
+struct checkpoint_stats {
+	uint64_t commits;
+	uint64_t changes;                /* events committed */
+	uint64_t history_trimmed;
+	uint64_t errors;                 /* failed commits (retried next window) */
+	int last_error;                  /* LMDB code of the last failure */
+};
+
+struct checkpoint;
+
+/*
+ * Writer over n_rings worker rings (ring i = worker i).  The rings must
+ * outlive the checkpoint.  NULL on ENOMEM/EINVAL (n_rings 0 or > 1024).
+ */
+struct checkpoint *checkpoint_create(struct store_lmdb *l, const struct checkpoint_config *cfg,
+				     struct event_ring *const *rings, uint32_t n_rings);
+void checkpoint_destroy(struct checkpoint *cp);
+
+/*
+ * One group commit: drain what the rings hold (up to max_changes_per_commit),
+ * apply it to `bindings` and `history`, commit, trim history older than the
+ * retention (at most once a second, bounded).  Events leave the rings only
+ * after their commit succeeded.  Returns the number of changes committed,
+ * or a negative value on failure (stats.last_error has the LMDB code).
+ * Called by the checkpoint thread, or directly by tests and tools.
+ */
+int checkpoint_run_once(struct checkpoint *cp, int64_t now_s);
+
+/* Start / stop the checkpoint thread (one commit per window).  Stop drains
+ * the rings and commits before returning.  0 or a negative errno. */
+int checkpoint_start(struct checkpoint *cp);
+void checkpoint_stop(struct checkpoint *cp);
+
+/* Highest event seq of ring i known committed (0 = none). */
+uint64_t checkpoint_committed_seq(const struct checkpoint *cp, uint32_t ring);
+
+void checkpoint_get_stats(const struct checkpoint *cp, struct checkpoint_stats *out);
+
+#endif
