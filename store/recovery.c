@@ -95,7 +95,7 @@ store_recover(struct store_lmdb *l, struct binding_table *const *tables, uint32_
 	struct store_recovery_stats st;
 	struct store_binding_data b;
 	MDB_txn *txn;
-	MDB_cursor *cur;
+	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	int rc;
 
@@ -135,6 +135,8 @@ store_recover(struct store_lmdb *l, struct binding_table *const *tables, uint32_
 	}
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
+	if (cur != NULL)
+		mdb_cursor_close(cur);   /* read-only txns do not free their cursors */
 	mdb_txn_abort(txn);
 	if (rc == 0 && st.expired > 0)
 		rc = delete_expired(l, now_s);
