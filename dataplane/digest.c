@@ -1,0 +1,256 @@
+/* digest.c — stateless nonces and Digest response checks with OpenSSL. */
+#include "digest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#define NONCE_TS_HEX 8
+#define NONCE_MAC_HEX (DIGEST_NONCE_LEN - NONCE_TS_HEX)
+
+struct digest_engine {
+	EVP_MAC *hmac;
+	EVP_MAC_CTX *nonce_mac;   /* keyed once; re-init with NULL key reuses it */
+	EVP_MD *md[2];            /* fetched once: MD5, SHA-256 */
+	EVP_MD_CTX *md_ctx;
+	uint32_t nonce_validity_s;
+};
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static void to_hex(const uint8_t *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex_digits[in[i] >> 4];
+		out[2 * i + 1] = hex_digits[in[i] & 15];
+	}
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+struct digest_engine *digest_engine_create(const uint8_t secret[DIGEST_SECRET_LEN],
+					   uint32_t nonce_validity_s)
+{
+	struct digest_engine *e = calloc(1, sizeof(*e));
+	OSSL_PARAM params[2];
+
+	if (!e)
+		return NULL;
+	e->nonce_validity_s = nonce_validity_s;
+	e->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	e->md[DIGEST_MD5] = EVP_MD_fetch(NULL, "MD5", NULL);
+	e->md[DIGEST_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
+	e->md_ctx = EVP_MD_CTX_new();
+	if (!e->hmac || !e->md[0] || !e->md[1] || !e->md_ctx)
+		goto fail;
+	e->nonce_mac = EVP_MAC_CTX_new(e->hmac);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!e->nonce_mac || !EVP_MAC_init(e->nonce_mac, secret, DIGEST_SECRET_LEN, params))
+		goto fail;
+	return e;
+fail:
+	digest_engine_free(e);
+	return NULL;
+}
+
+void digest_engine_free(struct digest_engine *e)
+{
+	if (!e)
+		return;
+	EVP_MAC_CTX_free(e->nonce_mac);
+	EVP_MAC_free(e->hmac);
+	EVP_MD_free(e->md[0]);
+	EVP_MD_free(e->md[1]);
+	EVP_MD_CTX_free(e->md_ctx);
+	free(e);
+}
+
+/* MAC over (timestamp hex, source, realm), as hex, NONCE_MAC_HEX chars. */
+static int nonce_mac_hex(struct digest_engine *e, const char ts_hex[NONCE_TS_HEX],
+			 const struct digest_source *src, const char *realm,
+			 size_t realm_len, char out[NONCE_MAC_HEX])
+{
+	uint8_t mac[32];
+	size_t mac_len = 0;
+
+	if (!EVP_MAC_init(e->nonce_mac, NULL, 0, NULL) ||
+	    !EVP_MAC_update(e->nonce_mac, (const uint8_t *)ts_hex, NONCE_TS_HEX) ||
+	    !EVP_MAC_update(e->nonce_mac, &src->len, 1) ||
+	    !EVP_MAC_update(e->nonce_mac, src->addr, src->len) ||
+	    !EVP_MAC_update(e->nonce_mac, (const uint8_t *)realm, realm_len) ||
+	    !EVP_MAC_final(e->nonce_mac, mac, &mac_len, sizeof(mac)))
+		return -1;
+	to_hex(mac, NONCE_MAC_HEX / 2, out);
+	return 0;
+}
+
+int digest_nonce_make(struct digest_engine *e, uint32_t now_s,
+		      const struct digest_source *src, const char *realm,
+		      size_t realm_len, char out[DIGEST_NONCE_LEN])
+{
+	uint8_t ts[4] = { (uint8_t)(now_s >> 24), (uint8_t)(now_s >> 16),
+			  (uint8_t)(now_s >> 8), (uint8_t)now_s };
+
+	to_hex(ts, sizeof(ts), out);
+	return nonce_mac_hex(e, out, src, realm, realm_len, out + NONCE_TS_HEX);
+}
+
+enum digest_nonce_status digest_nonce_check(struct digest_engine *e, uint32_t now_s,
+					    const struct digest_source *src,
+					    const char *realm, size_t realm_len,
+					    const char *nonce, size_t nonce_len)
+{
+	char expected[NONCE_MAC_HEX];
+	uint32_t ts = 0;
+
+	if (nonce_len != DIGEST_NONCE_LEN)
+		return DIGEST_NONCE_INVALID;
+	for (int i = 0; i < NONCE_TS_HEX; i++) {
+		int v = hex_value(nonce[i]);
+		if (v < 0 || (nonce[i] >= 'A' && nonce[i] <= 'F'))
+			return DIGEST_NONCE_INVALID;
+		ts = (ts << 4) | (uint32_t)v;
+	}
+	if (nonce_mac_hex(e, nonce, src, realm, realm_len, expected) != 0)
+		return DIGEST_NONCE_INVALID;
+	if (CRYPTO_memcmp(expected, nonce + NONCE_TS_HEX, NONCE_MAC_HEX) != 0)
+		return DIGEST_NONCE_INVALID;
+	/* A few seconds of clock step back is tolerated; more is forgery. */
+	if (ts > now_s + 5)
+		return DIGEST_NONCE_INVALID;
+	if (now_s > ts && now_s - ts > e->nonce_validity_s)
+		return DIGEST_NONCE_STALE;
+	return DIGEST_NONCE_VALID;
+}
+
+static int md_hex(struct digest_engine *e, enum digest_algorithm alg,
+		  const char *const parts[], const size_t lens[], int n, char *out)
+{
+	uint8_t h[EVP_MAX_MD_SIZE];
+	unsigned h_len = 0;
+
+	if (!EVP_DigestInit_ex(e->md_ctx, e->md[alg], NULL))
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (!EVP_DigestUpdate(e->md_ctx, parts[i], lens[i]))
+			return -1;
+	if (!EVP_DigestFinal_ex(e->md_ctx, h, &h_len))
+		return -1;
+	to_hex(h, h_len, out);
+	return (int)(h_len * 2);
+}
+
+bool digest_response_matches(struct digest_engine *e, const char *ha1,
+			     const struct digest_response_input *in)
+{
+	char ha2[DIGEST_SHA256_HEX_LEN], expected[DIGEST_SHA256_HEX_LEN];
+	size_t hex_len = in->algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
+
+	if (in->response_len != hex_len)
+		return false;
+	const char *a2[] = { in->method, ":", in->uri };
+	const size_t a2_len[] = { in->method_len, 1, in->uri_len };
+	if (md_hex(e, in->algorithm, a2, a2_len, 3, ha2) < 0)
+		return false;
+	if (in->qop_auth) {
+		const char *r[] = { ha1, ":", in->nonce, ":", in->nc, ":", in->cnonce, ":auth:", ha2 };
+		const size_t r_len[] = { hex_len, 1, in->nonce_len, 1, in->nc_len, 1,
+					 in->cnonce_len, 6, hex_len };
+		if (md_hex(e, in->algorithm, r, r_len, 9, expected) < 0)
+			return false;
+	} else {
+		const char *r[] = { ha1, ":", in->nonce, ":", ha2 };
+		const size_t r_len[] = { hex_len, 1, in->nonce_len, 1, hex_len };
+		if (md_hex(e, in->algorithm, r, r_len, 5, expected) < 0)
+			return false;
+	}
+	/* Constant time, case-insensitive: fold the received hex to lower case. */
+	unsigned diff = 0;
+	for (size_t i = 0; i < hex_len; i++) {
+		char c = in->response[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c | 0x20);
+		diff |= (unsigned)(c ^ expected[i]);
+	}
+	return diff == 0;
+}
+
+int digest_ha1_hex(enum digest_algorithm alg, const char *username, const char *realm,
+		   const char *password, char *out, size_t out_len)
+{
+	uint8_t h[EVP_MAX_MD_SIZE];
+	unsigned h_len = 0;
+	const EVP_MD *md = alg == DIGEST_MD5 ? EVP_md5() : EVP_sha256();
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, md, NULL) &&
+		 EVP_DigestUpdate(ctx, username, strlen(username)) &&
+		 EVP_DigestUpdate(ctx, ":", 1) && EVP_DigestUpdate(ctx, realm, strlen(realm)) &&
+		 EVP_DigestUpdate(ctx, ":", 1) &&
+		 EVP_DigestUpdate(ctx, password, strlen(password)) &&
+		 EVP_DigestFinal_ex(ctx, h, &h_len);
+
+	EVP_MD_CTX_free(ctx);
+	if (!ok || out_len < h_len * 2 + 1)
+		return -1;
+	to_hex(h, h_len, out);
+	out[h_len * 2] = '\0';
+	return 0;
+}
+
+int digest_secret_load_or_create(const char *path, uint8_t secret[DIGEST_SECRET_LEN])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		ssize_t n = read(fd, secret, DIGEST_SECRET_LEN);
+		int e = errno;
+		close(fd);
+		if (n < 0)
+			return -e;
+		return n == DIGEST_SECRET_LEN ? 0 : -EPROTO;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if (getrandom(secret, DIGEST_SECRET_LEN, 0) != DIGEST_SECRET_LEN)
+		return -EIO;
+	/* Write to a temporary name and rename, so a crash never leaves a
+	 * short secret that would make every outstanding nonce invalid. */
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, secret, DIGEST_SECRET_LEN) != DIGEST_SECRET_LEN || fsync(fd) != 0) {
+		int e = errno ? errno : EIO;
+		close(fd);
+		unlink(tmp);
+		return -e;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
