@@ -288,10 +288,15 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 		cp->taken[r] = 0;
 	for (uint32_t r = 0; r < cp->n_rings && budget > 0; r++) {
 		const struct store_event *ev;
+		uint32_t n;
 
-		cp->taken[r] = event_ring_peek(cp->rings[r], &ev, budget);
-		budget -= cp->taken[r];
-		total += cp->taken[r];
+		/* two chunks: the records may wrap around the ring's end */
+		for (int chunk = 0; chunk < 2 && budget > 0; chunk++) {
+			n = event_ring_peek_at(cp->rings[r], cp->taken[r], &ev, budget);
+			cp->taken[r] += n;
+			budget -= n;
+			total += n;
+		}
 	}
 	if (total == 0 && !trim)
 		return 0;
@@ -303,13 +308,13 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 	for (uint32_t r = 0; r < cp->n_rings && rc == 0; r++) {
 		const struct store_event *ev;
 
-		if (cp->taken[r] == 0)
-			continue;
-		event_ring_peek(cp->rings[r], &ev, cp->taken[r]);
-		for (uint32_t i = 0; i < cp->taken[r] && rc == 0; i++) {
-			rc = apply_binding(btxn, cp->lmdb->bindings_dbi, &ev[i]);
-			if (rc == 0)
-				rc = apply_history(cp, htxn, &ev[i], &seq, last_key);
+		for (uint32_t done = 0, n; done < cp->taken[r] && rc == 0; done += n) {
+			n = event_ring_peek_at(cp->rings[r], done, &ev, cp->taken[r] - done);
+			for (uint32_t i = 0; i < n && rc == 0; i++) {
+				rc = apply_binding(btxn, cp->lmdb->bindings_dbi, &ev[i]);
+				if (rc == 0)
+					rc = apply_history(cp, htxn, &ev[i], &seq, last_key);
+			}
 		}
 	}
 	if (rc == 0 && trim)
@@ -345,8 +350,8 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 
 		if (cp->taken[r] == 0)
 			continue;
-		event_ring_peek(cp->rings[r], &ev, cp->taken[r]);
-		atomic_store(&cp->committed_seq[r], ev[cp->taken[r] - 1].seq);
+		event_ring_peek_at(cp->rings[r], cp->taken[r] - 1, &ev, 1);
+		atomic_store(&cp->committed_seq[r], ev->seq);
 		event_ring_release(cp->rings[r], cp->taken[r]);
 	}
 	atomic_fetch_add(&cp->commits, 1);

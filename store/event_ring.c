@@ -94,11 +94,20 @@ event_ring_push(struct event_ring *ring, const struct store_event *ev)
 uint32_t
 event_ring_peek(struct event_ring *ring, const struct store_event **first, uint32_t max)
 {
-	uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+	return event_ring_peek_at(ring, 0, first, max);
+}
+
+uint32_t
+event_ring_peek_at(struct event_ring *ring, uint32_t skip, const struct store_event **first,
+		   uint32_t max)
+{
+	uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed) + skip;
 	uint64_t avail, to_end;
 
-	if (ring->head_cache == tail)
+	if (ring->head_cache <= tail)
 		ring->head_cache = atomic_load_explicit(&ring->head, memory_order_acquire);
+	if (ring->head_cache <= tail)
+		return 0;
 	avail = ring->head_cache - tail;
 	to_end = (uint64_t)ring->mask + 1 - (tail & ring->mask);
 	if (avail > to_end)

@@ -48,6 +48,10 @@ bool event_ring_push(struct event_ring *ring, const struct store_event *ev);
  */
 uint32_t event_ring_peek(struct event_ring *ring, const struct store_event **first,
 			 uint32_t max);
+/* Same, starting `skip` records after the oldest unreleased one (a consumer
+ * that holds records across the ring's end reads the rest this way). */
+uint32_t event_ring_peek_at(struct event_ring *ring, uint32_t skip,
+			    const struct store_event **first, uint32_t max);
 void event_ring_release(struct event_ring *ring, uint32_t count);
 
 uint64_t event_ring_lost(const struct event_ring *ring);

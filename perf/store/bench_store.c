@@ -1,0 +1,335 @@
+/*
+ * bench_store.c - perf/bench-store: the store's figures at 1M bindings.
+ *
+ *   insert    REGISTERs of new AORs into a table already holding ~1M
+ *   refresh   re-REGISTERs of random existing AORs (CSeq+1), table at 1M
+ *   memory    RSS delta / bindings after filling a table to 1M
+ *   checkpoint changes/s committed to LMDB (bindings + history, fsync on),
+ *             commits of 8192 changes (one 10 ms window at ~800 k/s)
+ *   recovery  seconds to load 1M bindings from LMDB into a table
+ *
+ * One thread, random AOR order (phones do not register in key order).
+ * Request strings are built before timing, like packets already parsed.
+ * The event ring is drained (released, not read) every 16k operations: its
+ * memory is a fixed per-worker cost and is allocated before the RSS baseline.
+ * Prints a table; the last line is one JSON object.
+ *
+ * Usage: bench_store [--bindings N] [--state-dir DIR]
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "binding_table.h"
+#include "checkpoint.h"
+#include "event_ring.h"
+#include "recovery.h"
+
+#define AOR_BYTES 40
+#define CONTACT_BYTES 64
+#define NOW0 1700000000
+
+static uint32_t n_bindings = 1000000;
+static char *aors;        /* n_bindings * AOR_BYTES */
+static char *contacts;    /* n_bindings * CONTACT_BYTES */
+static uint32_t *order;   /* random permutation */
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static long
+rss_bytes(void)
+{
+	long pages_total, pages_rss;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages_total, &pages_rss) != 2)
+		pages_rss = 0;
+	fclose(f);
+	return pages_rss * sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static void
+shuffle(uint32_t *a, uint32_t n)
+{
+	for (uint32_t i = n - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(rng() % (i + 1));
+		uint32_t t = a[i];
+
+		a[i] = a[j];
+		a[j] = t;
+	}
+}
+
+struct request {
+	struct registration_request req;
+	struct registration_contact contact;
+};
+
+static void
+request_init(struct request *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->req.call_id.ptr = "a84b4c76e66710@pc33.example.com";
+	r->req.call_id.len = (uint32_t)strlen(r->req.call_id.ptr);
+	r->req.user_agent.ptr = "Yealink SIP-T46S 66.86.0.15";
+	r->req.user_agent.len = (uint32_t)strlen(r->req.user_agent.ptr);
+	r->req.account.ptr = "acme";
+	r->req.account.len = 4;
+	r->req.source.family = AF_INET;
+	r->req.source.port = 5060;
+	inet_pton(AF_INET, "198.18.0.1", r->req.source.addr);
+	r->req.n_contacts = 1;
+	r->req.contacts = &r->contact;
+	r->req.has_expires_header = true;
+	r->req.expires_header_s = 3600;
+}
+
+static void
+request_set(struct request *r, uint32_t id, uint32_t cseq, int64_t now)
+{
+	r->req.aor.ptr = aors + (size_t)id * AOR_BYTES;
+	r->req.aor.len = (uint32_t)strlen(r->req.aor.ptr);
+	r->contact.uri.ptr = contacts + (size_t)id * CONTACT_BYTES;
+	r->contact.uri.len = (uint32_t)strlen(r->contact.uri.ptr);
+	r->req.cseq = cseq;
+	r->req.now_s = now;
+}
+
+/* The checkpoint thread's part, without LMDB: free the ring. */
+static void
+drain(struct event_ring *ring)
+{
+	const struct store_event *ev;
+	uint32_t n;
+
+	while ((n = event_ring_peek(ring, &ev, UINT32_MAX)) > 0)
+		event_ring_release(ring, n);
+}
+
+static int
+apply_ids(struct binding_table *t, struct event_ring *ring, const struct store_policy *policy,
+	  const uint32_t *ids, uint32_t n, uint32_t cseq, int64_t now)
+{
+	struct request r;
+	struct registration_result res;
+
+	request_init(&r);
+	for (uint32_t i = 0; i < n; i++) {
+		request_set(&r, ids[i], cseq + i, now);   /* CSeq only grows */
+		binding_table_apply_register(t, policy, &r.req, &res);
+		if (res.status_code != 200) {
+			fprintf(stderr, "apply: %u %s at op %u id %u\n", res.status_code, res.reason, i, ids[i]);
+			return -1;
+		}
+		if ((i & 16383) == 16383)
+			drain(ring);
+	}
+	drain(ring);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *state_parent = "/tmp";
+	char state_dir[512];
+	struct store_policy policy;
+	struct event_ring *ring;
+	struct binding_table *t;
+	struct store_lmdb *lmdb;
+	struct checkpoint *cp;
+	struct store_lmdb_config lcfg = { 0 };
+	struct checkpoint_config ccfg = { .max_changes_per_commit = 8192 };
+	struct store_recovery_stats rst;
+	struct binding_table_stats bst;
+	double t0, fill_s, insert_s, refresh_s, ckpt_s = 0, recover_s;
+	long rss0, rss1;
+	uint32_t n_insert, n_refresh;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--bindings") == 0 && i + 1 < argc)
+			n_bindings = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
+			state_parent = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s [--bindings N] [--state-dir DIR]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (n_bindings < 1000)
+		n_bindings = 1000;
+	n_insert = n_bindings / 10;
+	n_refresh = 2 * n_bindings;
+	store_policy_defaults(&policy);
+	policy.max_bindings = 4;
+
+	/* the "packets": strings for every AOR, and a random order */
+	aors = malloc((size_t)n_bindings * AOR_BYTES);
+	contacts = malloc((size_t)n_bindings * CONTACT_BYTES);
+	order = malloc((size_t)n_refresh * sizeof(uint32_t));
+	if (!aors || !contacts || !order)
+		return 1;
+	for (uint32_t i = 0; i < n_bindings; i++) {
+		snprintf(aors + (size_t)i * AOR_BYTES, AOR_BYTES, "sip:+1555%07u@example.com", i);
+		snprintf(contacts + (size_t)i * CONTACT_BYTES, CONTACT_BYTES,
+			 "sip:+1555%07u@198.18.%u.%u:5060;transport=udp", i, (i >> 8) & 255, i & 255);
+	}
+	for (uint32_t i = 0; i < n_bindings; i++)
+		order[i] = i;
+	shuffle(order, n_bindings);
+	ring = event_ring_create(65536);
+	if (ring == NULL)
+		return 1;
+
+	/* 1. fill to n_bindings: memory per binding */
+	rss0 = rss_bytes();
+	t = binding_table_create(n_bindings, 0, ring, NOW0);
+	if (t == NULL)
+		return 1;
+	t0 = now_s();
+	if (apply_ids(t, ring, &policy, order, n_bindings, 1, NOW0) != 0)
+		return 1;
+	fill_s = now_s() - t0;
+	rss1 = rss_bytes();
+
+	/* 2. insert into a table holding ~n: remove 10 %, register them again */
+	for (uint32_t i = 0; i < n_insert; i++) {
+		const char *a = aors + (size_t)order[i] * AOR_BYTES;
+
+		binding_table_force_unregister(t, (struct store_slice){ a, (uint32_t)strlen(a) },
+					       (struct store_slice){ NULL, 0 }, NOW0 + 1);
+		if ((i & 16383) == 16383)
+			drain(ring);
+	}
+	drain(ring);
+	t0 = now_s();
+	if (apply_ids(t, ring, &policy, order, n_insert, 1, NOW0 + 2) != 0)
+		return 1;
+	insert_s = now_s() - t0;
+
+	/* 3. refresh random bindings of the full table */
+	for (uint32_t i = 0; i < n_refresh; i++)
+		order[i] = (uint32_t)(rng() % n_bindings);
+	t0 = now_s();
+	if (apply_ids(t, ring, &policy, order, n_refresh, 1u << 28, NOW0 + 3) != 0)
+		return 1;
+	refresh_s = now_s() - t0;
+	binding_table_get_stats(t, &bst);
+	binding_table_destroy(t);
+
+	/* 4. checkpoint: n_bindings registrations committed to LMDB */
+	snprintf(state_dir, sizeof(state_dir), "%s/sipreg-bench-store-%d", state_parent, (int)getpid());
+	lcfg.state_dir = state_dir;
+	rc = store_lmdb_open(&lcfg, &lmdb);
+	if (rc != 0) {
+		fprintf(stderr, "store_lmdb_open(%s): %d\n", state_dir, rc);
+		return 1;
+	}
+	cp = checkpoint_create(lmdb, &ccfg, &ring, 1);
+	t = binding_table_create(n_bindings, 0, ring, NOW0);
+	if (cp == NULL || t == NULL)
+		return 1;
+	for (uint32_t i = 0; i < n_bindings; i++)
+		order[i] = i;
+	shuffle(order, n_bindings);
+	for (uint32_t done = 0; done < n_bindings; done += 8192) {
+		uint32_t n = n_bindings - done < 8192 ? n_bindings - done : 8192;
+		struct request r;
+		struct registration_result res;
+
+		request_init(&r);
+		for (uint32_t i = 0; i < n; i++) {
+			request_set(&r, order[done + i], 1, NOW0);
+			binding_table_apply_register(t, &policy, &r.req, &res);
+		}
+		t0 = now_s();
+		rc = checkpoint_run_once(cp, NOW0);
+		ckpt_s += now_s() - t0;
+		if (rc != (int)n) {
+			fprintf(stderr, "checkpoint_run_once: %d\n", rc);
+			return 1;
+		}
+	}
+	checkpoint_destroy(cp);
+	binding_table_destroy(t);
+	store_lmdb_close(lmdb);
+
+	/* 5. recovery of n_bindings (page cache warm, as after a restart) */
+	rc = store_lmdb_open(&lcfg, &lmdb);
+	t = binding_table_create(n_bindings, 0, NULL, NOW0);
+	if (rc != 0 || t == NULL)
+		return 1;
+	t0 = now_s();
+	rc = store_recover(lmdb, &t, 1, NOW0 + 10, &rst);
+	recover_s = now_s() - t0;
+	if (rc != 0 || rst.loaded != n_bindings) {
+		fprintf(stderr, "store_recover: rc %d loaded %llu\n", rc, (unsigned long long)rst.loaded);
+		return 1;
+	}
+	binding_table_destroy(t);
+	store_lmdb_close(lmdb);
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", state_dir);
+	}
+
+	{
+		double refresh_ops = n_refresh / refresh_s;
+		double insert_ops = n_insert / insert_s;
+		double bytes = (double)(rss1 - rss0) / n_bindings;
+		double ckpt = n_bindings / ckpt_s;
+		double recovery_1m = recover_s * 1e6 / n_bindings;
+
+		printf("bench-store: %u bindings, 1 core, random AOR order, record %zu B\n",
+		       n_bindings, sizeof(struct store_binding_data));
+		printf("%-34s %14s\n", "figure", "value");
+		printf("%-34s %14.0f\n", "fill to N (ops/s)", n_bindings / fill_s);
+		printf("%-34s %14.0f\n", "insert at ~N (ops/s)", insert_ops);
+		printf("%-34s %14.0f\n", "refresh at N (ops/s)", refresh_ops);
+		printf("%-34s %14.1f\n", "memory (bytes/binding, RSS delta)", bytes);
+		printf("%-34s %14.0f\n", "checkpoint (changes/s, fsync)", ckpt);
+		printf("%-34s %14.3f\n", "recovery of N (s)", recover_s);
+		printf("%-34s %14.0f\n", "recovery rate (bindings/s)", n_bindings / recover_s);
+		printf("%-34s %14llu\n", "events lost (ring full)", (unsigned long long)bst.events_lost);
+		printf("{\"refresh_ops_per_s\":%.0f,\"insert_ops_per_s\":%.0f,"
+		       "\"bytes_per_binding\":%.1f,\"checkpoint_changes_per_s\":%.0f,"
+		       "\"recovery_s_1m\":%.3f}\n",
+		       refresh_ops, insert_ops, bytes, ckpt, recovery_1m);
+	}
+	event_ring_destroy(ring);
+	free(aors);
+	free(contacts);
+	free(order);
+	return 0;
+}
