@@ -29,6 +29,7 @@ enum hdr_id {
 	HDR_REQUIRE,
 	HDR_MAX_FORWARDS,
 	HDR_CONTENT_LENGTH,
+	HDR_CONTENT_TYPE,   /* kept as an other header, checked for duplicates */
 };
 
 /* Header name -> id. Compact forms per RFC 3261 §7.3.3 and RFC 3841. */
@@ -45,6 +46,7 @@ static enum hdr_id classify(const char *n, size_t len)
 		case 'm': return HDR_CONTACT;
 		case 'l': return HDR_CONTENT_LENGTH;
 		case 'k': return HDR_SUPPORTED;
+		case 'c': return HDR_CONTENT_TYPE;
 		default: return HDR_OTHER;
 		}
 	case 2:
@@ -76,7 +78,9 @@ static enum hdr_id classify(const char *n, size_t len)
 	case 10:
 		return sip_eq_lower(n, "user-agent", 10) ? HDR_USER_AGENT : HDR_OTHER;
 	case 12:
-		return sip_eq_lower(n, "max-forwards", 12) ? HDR_MAX_FORWARDS : HDR_OTHER;
+		if (c == 'm')
+			return sip_eq_lower(n, "max-forwards", 12) ? HDR_MAX_FORWARDS : HDR_OTHER;
+		return sip_eq_lower(n, "content-type", 12) ? HDR_CONTENT_TYPE : HDR_OTHER;
 	case 13:
 		return sip_eq_lower(n, "authorization", 13) ? HDR_AUTHORIZATION : HDR_OTHER;
 	case 14:
@@ -205,7 +209,7 @@ static bool parse_name_addr(const char *p, const char *end, struct sip_name_addr
 			return false;
 	}
 	if (after < end)
-		na->params = sip_mk(after + 1, end);
+		na->params = sip_mk(after, end);
 	return true;
 }
 
@@ -309,7 +313,7 @@ static bool parse_via(const char *p, const char *end, struct sip_via *v)
 		return true;
 	if (*p != ';')
 		return false;
-	v->params = sip_mk(p + 1, end);
+	v->params = sip_mk(p, end);
 	struct sip_slice rest = v->params, n, val;
 	while (rest.len > 0) {
 		if (!sip_param_next(&rest, &n, &val))
@@ -347,10 +351,10 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 		return false;
 	p = sip_skip_lws(q, end);
 	cr->params = sip_mk(p, end);
-	if (!cr->is_digest)
-		return true;
+	/* other-response = auth-scheme LWS auth-param *(COMMA auth-param);
+	 * its params are checked for syntax but not stored */
 	if (p >= end)
-		return false;
+		return !cr->is_digest;
 	while (p < end) {
 		const char *n = p;
 		p = sip_skip_class(p, end, SIP_CC_TOKEN);
@@ -385,6 +389,8 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 		}
 		struct sip_slice *dst = NULL;
 		const char *s = name.ptr;
+		if (!cr->is_digest)
+			continue;
 		switch (name.len) {
 		case 2:
 			if (sip_eq_lower(s, "nc", 2))
@@ -489,6 +495,16 @@ static bool parse_number(const char *p, const char *end, uint32_t *out)
 	return sip_slice_to_u32(sip_mk(p, end), out);
 }
 
+static enum sip_parse_status add_other(struct sip_msg *m, struct sip_slice name, const char *v, const char *ve)
+{
+	if (m->other_count >= SIP_MAX_OTHER_HEADERS)
+		return SIP_PARSE_TOO_MANY_HEADERS;
+	m->other[m->other_count].name = name;
+	m->other[m->other_count].value = sip_mk(v, ve);
+	m->other_count++;
+	return SIP_PARSE_OK;
+}
+
 static enum sip_parse_status parse_header(struct sip_msg *m, enum hdr_id id, struct sip_slice name,
 					  const char *v, const char *ve)
 {
@@ -534,9 +550,13 @@ static enum sip_parse_status parse_header(struct sip_msg *m, enum hdr_id id, str
 			return SIP_PARSE_DUPLICATE_CSEQ;
 		return parse_cseq(v, ve, m) ? SIP_PARSE_OK : SIP_PARSE_BAD_CSEQ;
 	case HDR_CONTACT:
-		if (v >= ve)
+		/* Contact: ( STAR / contact-param *(COMMA contact-param) ):
+		 * "*" cannot be combined with another Contact (§7.3.1, §20.10) */
+		if (v >= ve || m->contact_star)
 			return SIP_PARSE_BAD_CONTACT;
 		if (*v == '*' && v + 1 == ve) {
+			if (m->contact_count > 0)
+				return SIP_PARSE_BAD_CONTACT;
 			m->contact_star = true;
 			return SIP_PARSE_OK;
 		}
@@ -624,14 +644,14 @@ static enum sip_parse_status parse_header(struct sip_msg *m, enum hdr_id id, str
 			return SIP_PARSE_BAD_CONTENT_LENGTH;
 		m->has_content_length = true;
 		return SIP_PARSE_OK;
+	case HDR_CONTENT_TYPE:
+		if (m->has_content_type)
+			return SIP_PARSE_DUPLICATE_CONTENT_TYPE;
+		m->has_content_type = true;
+		return add_other(m, name, v, ve);
 	case HDR_OTHER:
 	default:
-		if (m->other_count >= SIP_MAX_OTHER_HEADERS)
-			return SIP_PARSE_TOO_MANY_HEADERS;
-		m->other[m->other_count].name = name;
-		m->other[m->other_count].value = sip_mk(v, ve);
-		m->other_count++;
-		return SIP_PARSE_OK;
+		return add_other(m, name, v, ve);
 	}
 }
 
@@ -709,6 +729,8 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 	if (nl == NULL)
 		return SIP_PARSE_NO_END_OF_LINE;
 	const char *le = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
+	if (memchr(p, '\r', (size_t)(le - p)) != NULL)
+		return SIP_PARSE_BARE_CR;
 	enum sip_parse_status st;
 	if (le - p >= 4 && sip_eq_lower(p, "sip/", 4)) {
 		m->is_request = false;
@@ -761,6 +783,11 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 			}
 			break;
 		}
+		/* a CR inside a value must be the start of a fold (CR LF WS) */
+		const char *raw_end = (nl > v && nl[-1] == '\r') ? nl - 1 : nl;
+		for (const char *cr = v; (cr = memchr(cr, '\r', (size_t)(raw_end - cr))) != NULL; cr++)
+			if (cr[1] != '\n')
+				return SIP_PARSE_BARE_CR;
 		const char *ve = sip_rskip_lws(v, nl);
 		v = sip_skip_lws(v, ve);
 		p = nl + 1;
@@ -803,6 +830,7 @@ static const char *const status_reason[SIP_PARSE_STATUS_COUNT] = {
 	[SIP_PARSE_NUL_IN_HEADERS] = "NUL Byte In Headers",
 	[SIP_PARSE_NO_END_OF_LINE] = "Missing Line End",
 	[SIP_PARSE_NO_END_OF_HEADERS] = "Missing Empty Line After Headers",
+	[SIP_PARSE_BARE_CR] = "Bare CR In Headers",
 	[SIP_PARSE_BAD_START_LINE] = "Bad Request Line",
 	[SIP_PARSE_BAD_METHOD] = "Bad Method",
 	[SIP_PARSE_BAD_REQUEST_URI] = "Bad Request-URI",
@@ -831,6 +859,7 @@ static const char *const status_reason[SIP_PARSE_STATUS_COUNT] = {
 	[SIP_PARSE_DUPLICATE_EXPIRES] = "Duplicate Expires",
 	[SIP_PARSE_DUPLICATE_MAX_FORWARDS] = "Duplicate Max-Forwards",
 	[SIP_PARSE_DUPLICATE_CONTENT_LENGTH] = "Duplicate Content-Length",
+	[SIP_PARSE_DUPLICATE_CONTENT_TYPE] = "Duplicate Content-Type",
 	[SIP_PARSE_MISSING_VIA] = "Missing Via",
 	[SIP_PARSE_MISSING_FROM] = "Missing From",
 	[SIP_PARSE_MISSING_TO] = "Missing To",
@@ -850,7 +879,7 @@ static const char *const status_reason[SIP_PARSE_STATUS_COUNT] = {
 static const char *const status_name[SIP_PARSE_STATUS_COUNT] = {
 	NAME(SIP_PARSE_OK), NAME(SIP_PARSE_EMPTY), NAME(SIP_PARSE_TOO_LONG),
 	NAME(SIP_PARSE_NUL_IN_HEADERS), NAME(SIP_PARSE_NO_END_OF_LINE),
-	NAME(SIP_PARSE_NO_END_OF_HEADERS), NAME(SIP_PARSE_BAD_START_LINE),
+	NAME(SIP_PARSE_NO_END_OF_HEADERS), NAME(SIP_PARSE_BARE_CR), NAME(SIP_PARSE_BAD_START_LINE),
 	NAME(SIP_PARSE_BAD_METHOD), NAME(SIP_PARSE_BAD_REQUEST_URI),
 	NAME(SIP_PARSE_BAD_VERSION), NAME(SIP_PARSE_BAD_STATUS_CODE),
 	NAME(SIP_PARSE_BAD_REASON_PHRASE), NAME(SIP_PARSE_BAD_HEADER_NAME),
@@ -863,7 +892,8 @@ static const char *const status_name[SIP_PARSE_STATUS_COUNT] = {
 	NAME(SIP_PARSE_DUPLICATE_FROM), NAME(SIP_PARSE_DUPLICATE_TO),
 	NAME(SIP_PARSE_DUPLICATE_CALL_ID), NAME(SIP_PARSE_DUPLICATE_CSEQ),
 	NAME(SIP_PARSE_DUPLICATE_EXPIRES), NAME(SIP_PARSE_DUPLICATE_MAX_FORWARDS),
-	NAME(SIP_PARSE_DUPLICATE_CONTENT_LENGTH), NAME(SIP_PARSE_MISSING_VIA),
+	NAME(SIP_PARSE_DUPLICATE_CONTENT_LENGTH), NAME(SIP_PARSE_DUPLICATE_CONTENT_TYPE),
+	NAME(SIP_PARSE_MISSING_VIA),
 	NAME(SIP_PARSE_MISSING_FROM), NAME(SIP_PARSE_MISSING_TO),
 	NAME(SIP_PARSE_MISSING_CALL_ID), NAME(SIP_PARSE_MISSING_CSEQ),
 	NAME(SIP_PARSE_CSEQ_METHOD_MISMATCH), NAME(SIP_PARSE_BODY_TRUNCATED),

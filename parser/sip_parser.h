@@ -37,7 +37,7 @@ extern "C" {
 /* Compile-time limits. Chosen to hold every REGISTER of the phones in
  * tests/parser/corpus/ with room to spare; a message above them gets a
  * SIP_PARSE_TOO_MANY_* status (the dataplane answers 400 or 513). */
-#define SIP_MAX_VIAS          8   /* Via entries (after splitting on commas) */
+#define SIP_MAX_VIAS         64   /* Via entries (after splitting on commas); RFC 4475 longreq has 34 */
 #define SIP_MAX_CONTACTS      8   /* Contact entries */
 #define SIP_MAX_CREDENTIALS   4   /* Authorization / Proxy-Authorization headers, each */
 #define SIP_MAX_PATHS         8   /* Path entries */
@@ -59,6 +59,7 @@ enum sip_parse_status {
 	SIP_PARSE_NUL_IN_HEADERS,        /* NUL byte before the end of the headers */
 	SIP_PARSE_NO_END_OF_LINE,        /* start line or header without line end */
 	SIP_PARSE_NO_END_OF_HEADERS,     /* no empty line after the headers */
+	SIP_PARSE_BARE_CR,               /* CR not followed by LF inside the headers */
 	SIP_PARSE_BAD_START_LINE,        /* neither a request line nor a status line */
 	SIP_PARSE_BAD_METHOD,            /* method is not a token */
 	SIP_PARSE_BAD_REQUEST_URI,       /* Request-URI does not parse */
@@ -87,6 +88,7 @@ enum sip_parse_status {
 	SIP_PARSE_DUPLICATE_EXPIRES,
 	SIP_PARSE_DUPLICATE_MAX_FORWARDS,
 	SIP_PARSE_DUPLICATE_CONTENT_LENGTH,
+	SIP_PARSE_DUPLICATE_CONTENT_TYPE,
 	SIP_PARSE_MISSING_VIA,
 	SIP_PARSE_MISSING_FROM,
 	SIP_PARSE_MISSING_TO,
@@ -140,7 +142,7 @@ struct sip_uri {
 	bool host_is_ipv6;
 	bool has_port;
 	uint16_t port;               /* 0 when has_port is false */
-	struct sip_slice params;     /* after the first ';', without it; iterate with sip_param_next() */
+	struct sip_slice params;     /* from the first ';' (included); iterate with sip_param_next() */
 	struct sip_slice headers;    /* after '?', without it */
 	struct sip_slice transport;  /* value of the transport= parameter */
 };
@@ -159,7 +161,7 @@ struct sip_via {
 	bool has_rport;              /* ";rport" present, with or without value */
 	bool rport_has_value;
 	uint16_t rport;
-	struct sip_slice params;     /* every parameter, after the first ';' */
+	struct sip_slice params;     /* every parameter, from the first ';' (included) */
 };
 
 /* name-addr / addr-spec with header parameters (From, To, Contact). */
@@ -167,7 +169,7 @@ struct sip_name_addr {
 	struct sip_slice display;    /* unquoted, escapes kept; absent if none */
 	bool display_quoted;
 	struct sip_uri uri;
-	struct sip_slice params;     /* header parameters after the URI */
+	struct sip_slice params;     /* header parameters, from the first ';' (included) */
 };
 
 struct sip_from_to {
@@ -236,7 +238,8 @@ struct sip_msg {
 	uint32_t max_forwards;
 	bool has_content_length;
 	uint32_t content_length;
-	bool contact_star;           /* "Contact: *" */
+	bool has_content_type;       /* the header itself is in other[] */
+	bool contact_star;           /* "Contact: *", then contact_count is 0 */
 	struct sip_slice user_agent;
 	struct sip_slice body;       /* Content-Length bytes, else the rest */
 
@@ -291,11 +294,14 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri);
 
 /*
  * Iterates ";name=value;name2" parameter lists such as sip_uri.params,
- * sip_via.params, sip_name_addr.params. *rest is the list still to read;
- * on each call returns true with the next *name and *value (value.ptr is
- * NULL for a parameter without '=', quotes are removed from a quoted
- * value), and advances *rest. Returns false when the list is exhausted or
- * the rest is malformed (an empty name).
+ * sip_via.params, sip_name_addr.params (each item starts with ';', LWS
+ * allowed around ';' and '='). *rest is the list still to read; on each
+ * call returns true with the next *name and *value (value.ptr is NULL for
+ * a parameter without '=', quotes are removed from a quoted value), and
+ * advances *rest. Returns false when the list is exhausted, and also when
+ * the rest is malformed (no ';', empty name, '=' without a value, an
+ * unclosed quote): a caller that must tell the two apart checks that
+ * rest->len is 0 after the last item.
  */
 bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_slice *value);
 

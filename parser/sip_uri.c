@@ -56,10 +56,9 @@ bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_s
 	if (p == NULL)
 		return false;
 	p = sip_skip_lws(p, end);
-	if (p < end && *p == ';')
-		p = sip_skip_lws(p + 1, end);
-	if (p >= end)
+	if (p >= end || *p != ';')
 		return false;
+	p = sip_skip_lws(p + 1, end);
 	const char *n = p;
 	p = sip_skip_class(p, end, SIP_CC_TOKEN);
 	if (p == n)
@@ -80,6 +79,8 @@ bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_s
 			const char *v = p;
 			while (p < end && *p != ';' && !sip_is_lws(*p))
 				p++;
+			if (p == v)
+				return false;
 			*value = sip_mk(v, p);
 		}
 		p = sip_skip_lws(p, end);
@@ -103,12 +104,20 @@ bool sip_param_find(struct sip_slice params, const char *name, struct sip_slice 
 	return false;
 }
 
-/* Every byte of [p, end) is in class cls. */
+/* Every byte of [p, end) is in class cls, and every '%' starts an
+ * escaped = "%" HEXDIG HEXDIG (RFC 3261 §25.1). */
 static bool all_in(const char *p, const char *end, uint8_t cls)
 {
-	for (; p < end; p++)
+	for (; p < end; p++) {
 		if (!sip_is((unsigned char)*p, cls))
 			return false;
+		if (*p == '%') {
+			if (end - p < 3 || !sip_is((unsigned char)p[1], SIP_CC_HEX) ||
+			    !sip_is((unsigned char)p[2], SIP_CC_HEX))
+				return false;
+			p += 2;
+		}
+	}
 	return true;
 }
 
@@ -179,7 +188,7 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 			return false;
 		if (!all_in(p + 1, pe, SIP_CC_URIC))
 			return false;
-		uri->params = sip_mk(p + 1, pe);
+		uri->params = sip_mk(p, pe);
 		p = pe;
 		struct sip_slice rest = uri->params, n, v;
 		while (rest.len > 0) {

@@ -242,7 +242,7 @@ static void test_sips_request_uri_with_user_password_port_params(void **state)
 	assert_slice(u->host, "2001:db8::10");
 	assert_true(u->host_is_ipv6);
 	assert_int_equal(u->port, 5061);
-	assert_slice(u->params, "transport=tcp;lr");
+	assert_slice(u->params, ";transport=tcp;lr");
 	assert_slice(u->transport, "tcp");
 	assert_slice(u->headers, "Subject=x");
 }

@@ -1,0 +1,466 @@
+/*
+ * sip_diff.c - field-by-field comparison of our parser with libosip2.
+ *
+ * libosip2 keeps quoted values with their quotes, unescapes URI user and
+ * password parts, and stores numbers as strings; we keep wire forms. The
+ * comparison normalises those representation choices only (strip quotes,
+ * %HH-decode, compare numbers as numbers); a real disagreement on a value
+ * is reported as SIP_DIFF_FIELD_MISMATCH with the field named in why.
+ * Known, RFC-justified classes of difference are in known-differences.txt.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <osipparser2/osip_parser.h>
+
+#include "sip_diff.h"
+
+static void quiet(const char *fi, int li, osip_trace_level_t level, const char *chfr, va_list ap)
+{
+	(void)fi;
+	(void)li;
+	(void)level;
+	(void)chfr;
+	(void)ap;
+}
+
+void sip_diff_init(void)
+{
+	parser_init();
+	osip_trace_initialize_func(END_TRACE_LEVEL, quiet);
+	/* libosip2 logs every syntax error; the fuzzer would spend its time
+	 * printing. */
+	for (int level = 0; level < END_TRACE_LEVEL; level++)
+		osip_trace_disable_level((osip_trace_level_t)level);
+}
+
+const char *sip_diff_verdict_name(enum sip_diff_verdict v)
+{
+	switch (v) {
+	case SIP_DIFF_BOTH_REJECT: return "both-reject";
+	case SIP_DIFF_EQUAL: return "equal";
+	case SIP_DIFF_FIELD_MISMATCH: return "field-mismatch";
+	case SIP_DIFF_ONLY_OURS_ACCEPT: return "only-ours-accepts";
+	case SIP_DIFF_ONLY_OSIP_ACCEPT: return "only-osip-accepts";
+	}
+	return "?";
+}
+
+struct ctx {
+	struct sip_diff_result *r;
+	bool failed;
+};
+
+static void mismatch(struct ctx *c, const char *fmt, ...)
+{
+	if (c->failed)
+		return;
+	c->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->r->why, sizeof(c->r->why), fmt, ap);
+	va_end(ap);
+}
+
+enum { CMP_PLAIN = 0, CMP_NOCASE = 1, CMP_UNQUOTE = 2, CMP_UNESCAPE = 4 };
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+		return (ch | 0x20) - 'a' + 10;
+	return -1;
+}
+
+/* %HH-decodes src into dst (at least len bytes); returns the new length. */
+static size_t unescape(const char *src, size_t len, char *dst)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (src[i] == '%' && i + 2 < len + 0 && hexval(src[i + 1]) >= 0 && hexval(src[i + 2]) >= 0) {
+			dst[o++] = (char)(hexval(src[i + 1]) * 16 + hexval(src[i + 2]));
+			i += 2;
+		} else {
+			dst[o++] = src[i];
+		}
+	}
+	return o;
+}
+
+static bool slice_eq_str(struct sip_slice ours, const char *theirs, int flags)
+{
+	if (theirs == NULL)
+		return ours.ptr == NULL;
+	if (ours.ptr == NULL)
+		return false;
+	size_t tl = strlen(theirs);
+	if ((flags & CMP_UNQUOTE) && tl >= 2 && theirs[0] == '"' && theirs[tl - 1] == '"') {
+		theirs++;
+		tl -= 2;
+	}
+	const char *op = ours.ptr;
+	size_t ol = ours.len;
+	char *buf = NULL;
+	if (memchr(op, '\r', ol) != NULL || memchr(op, '\n', ol) != NULL) {
+		/* osip replaces the CR LF of a folded line by spaces */
+		buf = malloc(ol + 1);
+		for (size_t i = 0; i < ol; i++)
+			buf[i] = (op[i] == '\r' || op[i] == '\n') ? ' ' : op[i];
+		op = buf;
+	}
+	if (flags & CMP_UNESCAPE) {
+		char *ubuf = malloc(ol + 1);
+		ol = unescape(op, ol, ubuf);
+		free(buf);
+		buf = ubuf;
+		op = buf;
+		/* osip's C strings end at a decoded %00 (RFC 4475 escnull) */
+		char *nul = memchr(buf, '\0', ol);
+		if (nul != NULL)
+			ol = (size_t)(nul - buf);
+	}
+	bool eq = ol == tl && ((flags & CMP_NOCASE) ? strncasecmp(op, theirs, tl) == 0 : memcmp(op, theirs, tl) == 0);
+	free(buf);
+	return eq;
+}
+
+#define CHECK_STR(c, ours, theirs, flags, label)                                                          \
+	do {                                                                                              \
+		if (!slice_eq_str((ours), (theirs), (flags)))                                             \
+			mismatch((c), "%s: ours \"%.*s\" osip \"%s\"", (label), (int)(ours).len,         \
+				 (ours).ptr ? (ours).ptr : "(null)", (theirs) ? (theirs) : "(null)");     \
+	} while (0)
+
+static bool str_to_u32(const char *s, unsigned long long *out)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	char *end;
+	*out = strtoull(s, &end, 10);
+	return *end == '\0';
+}
+
+/* Parameter (name, value) lists: ours iterated with sip_param_next. */
+static void compare_params(struct ctx *c, struct sip_slice ours, osip_list_t *theirs, int value_flags,
+			   const char *label)
+{
+	int n = 0;
+	struct sip_slice rest = ours, name, value;
+	while (rest.len > 0 && sip_param_next(&rest, &name, &value)) {
+		osip_generic_param_t *p = osip_list_get(theirs, n);
+		if (p == NULL) {
+			mismatch(c, "%s: extra param %.*s in ours", label, (int)name.len, name.ptr);
+			return;
+		}
+		if (!slice_eq_str(name, p->gname, CMP_NOCASE | (value_flags & CMP_UNESCAPE))) {
+			mismatch(c, "%s: param name \"%.*s\" vs \"%s\"", label, (int)name.len, name.ptr, p->gname);
+			return;
+		}
+		if (!slice_eq_str(value, p->gvalue, value_flags | CMP_UNQUOTE)) {
+			mismatch(c, "%s: param %s value \"%.*s\" vs \"%s\"", label, p->gname, (int)value.len,
+				 value.ptr ? value.ptr : "(null)", p->gvalue ? p->gvalue : "(null)");
+			return;
+		}
+		n++;
+	}
+	if (osip_list_size(theirs) != n)
+		mismatch(c, "%s: %d params ours, %d osip", label, n, osip_list_size(theirs));
+}
+
+static void compare_uri(struct ctx *c, const struct sip_uri *u, osip_uri_t *o, const char *label)
+{
+	char l[96];
+	if (o == NULL) {
+		mismatch(c, "%s: osip has no URI", label);
+		return;
+	}
+	if (u->scheme == SIP_SCHEME_OTHER) {
+		CHECK_STR(c, u->scheme_raw, o->scheme, CMP_NOCASE, label);
+		return;
+	}
+	snprintf(l, sizeof(l), "%s.scheme", label);
+	CHECK_STR(c, u->scheme_raw, o->scheme, CMP_NOCASE, l);
+	snprintf(l, sizeof(l), "%s.user", label);
+	CHECK_STR(c, u->user, o->username, CMP_UNESCAPE, l);
+	snprintf(l, sizeof(l), "%s.password", label);
+	CHECK_STR(c, u->password, o->password, CMP_UNESCAPE, l);
+	snprintf(l, sizeof(l), "%s.host", label);
+	CHECK_STR(c, u->host, o->host, CMP_PLAIN, l);
+	snprintf(l, sizeof(l), "%s.port", label);
+	unsigned long long port;
+	if (u->has_port != (o->port != NULL) ||
+	    (u->has_port && (!str_to_u32(o->port, &port) || port != u->port)))
+		mismatch(c, "%s: ours %d/%u osip %s", l, u->has_port, u->port, o->port ? o->port : "(null)");
+	snprintf(l, sizeof(l), "%s.params", label);
+	compare_params(c, u->params, &o->url_params, CMP_UNESCAPE, l);
+	snprintf(l, sizeof(l), "%s.headers", label);
+	if ((u->headers.len > 0) != (osip_list_size(&o->url_headers) > 0))
+		mismatch(c, "%s: presence differs", l);
+}
+
+static void compare_name_addr(struct ctx *c, const struct sip_name_addr *na, osip_from_t *o, const char *label)
+{
+	char l[96];
+	snprintf(l, sizeof(l), "%s.display", label);
+	/* osip keeps the quotes of a quoted display name and drops an empty one */
+	if (na->display.ptr != NULL || o->displayname != NULL) {
+		if (na->display_quoted) {
+			CHECK_STR(c, na->display, o->displayname, CMP_UNQUOTE, l);
+		} else {
+			CHECK_STR(c, na->display, o->displayname, CMP_PLAIN, l);
+		}
+	}
+	snprintf(l, sizeof(l), "%s.uri", label);
+	compare_uri(c, &na->uri, o->url, l);
+	snprintf(l, sizeof(l), "%s.params", label);
+	compare_params(c, na->params, &o->gen_params, CMP_PLAIN, l);
+}
+
+/* The n-th header called name (osip_message_header_get_byname's pos is
+ * where the search starts in the header list, not a count). */
+static osip_header_t *header(osip_message_t *m, const char *name, int nth)
+{
+	osip_header_t *h = NULL;
+	int pos = 0;
+	for (;;) {
+		pos = osip_message_header_get_byname(m, name, pos, &h);
+		if (pos < 0)
+			return NULL;
+		if (nth-- == 0)
+			return h;
+		pos++;
+	}
+}
+
+static void compare_u32_header(struct ctx *c, osip_message_t *o, const char *name, bool has, uint32_t v)
+{
+	osip_header_t *h = header(o, name, 0);
+	unsigned long long n;
+	if (!has) {
+		if (h != NULL)
+			mismatch(c, "%s: only osip has it", name);
+		return;
+	}
+	if (h == NULL || !str_to_u32(h->hvalue, &n)) {
+		mismatch(c, "%s: ours %u, osip %s", name, v, h ? h->hvalue : "(none)");
+		return;
+	}
+	if (n > UINT32_MAX)
+		n = UINT32_MAX;
+	if (n != v)
+		mismatch(c, "%s: ours %u, osip %llu", name, v, n);
+}
+
+/* Comma lists kept by osip as raw header values, one per header line. */
+static void compare_token_list(struct ctx *c, osip_message_t *o, const char *name, const char *compact,
+			       const struct sip_slice *tags, int count)
+{
+	int i = 0;
+	osip_header_t *h;
+	/* osip does not know every compact form (k: Supported) and keeps
+	 * headers in order, so walk the header list once */
+	for (int pos = 0; (h = osip_list_get(&o->headers, pos)) != NULL; pos++) {
+		if (h->hname == NULL ||
+		    (strcasecmp(h->hname, name) != 0 && (compact == NULL || strcasecmp(h->hname, compact) != 0)))
+			continue;
+		const char *p = h->hvalue ? h->hvalue : "";
+		while (*p) {
+			while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r' || *p == '\n')
+				p++;
+			if (!*p)
+				break;
+			const char *e = p;
+			while (*e && *e != ',' && *e != ' ' && *e != '\t' && *e != '\r' && *e != '\n')
+				e++;
+			if (i >= count || tags[i].len != (size_t)(e - p) || memcmp(tags[i].ptr, p, tags[i].len) != 0) {
+				mismatch(c, "%s: element %d differs (osip \"%.*s\")", name, i, (int)(e - p), p);
+				return;
+			}
+			i++;
+			p = e;
+		}
+	}
+	if (i != count)
+		mismatch(c, "%s: ours %d elements, osip %d", name, count, i);
+}
+
+static void compare_credentials(struct ctx *c, const struct sip_credentials *cr, osip_authorization_t *a,
+				const char *label)
+{
+	char l[96];
+#define CRED(field, ofield)                                                  \
+	do {                                                                 \
+		snprintf(l, sizeof(l), "%s.%s", label, #field);              \
+		CHECK_STR(c, cr->field, a->ofield, CMP_UNQUOTE, l);          \
+	} while (0)
+	snprintf(l, sizeof(l), "%s.scheme", label);
+	CHECK_STR(c, cr->scheme, a->auth_type, CMP_PLAIN, l);
+	if (!cr->is_digest)
+		return;
+	CRED(username, username);
+	CRED(realm, realm);
+	CRED(nonce, nonce);
+	CRED(uri, uri);
+	CRED(response, response);
+	CRED(algorithm, algorithm);
+	CRED(qop, message_qop);
+	CRED(nc, nonce_count);
+	CRED(cnonce, cnonce);
+	CRED(opaque, opaque);
+#undef CRED
+}
+
+static void compare(struct ctx *c, const struct sip_msg *m, osip_message_t *o)
+{
+	char l[64];
+	if (m->is_request != MSG_IS_REQUEST(o)) {
+		mismatch(c, "kind: request/response differs");
+		return;
+	}
+	if (m->is_request) {
+		CHECK_STR(c, m->method_raw, o->sip_method, CMP_PLAIN, "method");
+		compare_uri(c, &m->request_uri, o->req_uri, "request_uri");
+		CHECK_STR(c, m->version, o->sip_version, CMP_NOCASE, "version");
+	} else {
+		if (m->status_code != o->status_code)
+			mismatch(c, "status_code: ours %u osip %d", m->status_code, o->status_code);
+		if (m->reason.len > 0 || o->reason_phrase != NULL)
+			CHECK_STR(c, m->reason, o->reason_phrase, CMP_PLAIN, "reason");
+	}
+
+	if (osip_list_size(&o->vias) != m->via_count)
+		mismatch(c, "via: ours %d osip %d", m->via_count, osip_list_size(&o->vias));
+	for (int i = 0; i < m->via_count && !c->failed; i++) {
+		const struct sip_via *v = &m->via[i];
+		osip_via_t *ov = osip_list_get(&o->vias, i);
+		snprintf(l, sizeof(l), "via[%d].transport", i);
+		CHECK_STR(c, v->transport, ov->protocol, CMP_PLAIN, l);
+		snprintf(l, sizeof(l), "via[%d].version", i);
+		CHECK_STR(c, v->version, ov->version, CMP_PLAIN, l);
+		snprintf(l, sizeof(l), "via[%d].host", i);
+		CHECK_STR(c, v->host, ov->host, CMP_PLAIN, l);
+		unsigned long long port;
+		if (v->has_port != (ov->port != NULL) || (v->has_port && (!str_to_u32(ov->port, &port) || port != v->port)))
+			mismatch(c, "via[%d].port: ours %u osip %s", i, v->port, ov->port ? ov->port : "(null)");
+		snprintf(l, sizeof(l), "via[%d].params", i);
+		compare_params(c, v->params, &ov->via_params, CMP_PLAIN, l);
+	}
+
+	if (o->from == NULL)
+		mismatch(c, "from: osip has none");
+	else
+		compare_name_addr(c, &m->from.addr, o->from, "from");
+	if (o->to == NULL)
+		mismatch(c, "to: osip has none");
+	else
+		compare_name_addr(c, &m->to.addr, o->to, "to");
+
+	if (o->call_id == NULL) {
+		mismatch(c, "call_id: osip has none");
+	} else {
+		char cid[1024];
+		const char *num = o->call_id->number, *host = o->call_id->host;
+		snprintf(cid, sizeof(cid), "%s%s%s", num != NULL ? num : "", host != NULL ? "@" : "",
+			 host != NULL ? host : "");
+		const char *cidp = cid;
+		CHECK_STR(c, m->call_id, cidp, CMP_PLAIN, "call_id");
+	}
+	if (o->cseq == NULL) {
+		mismatch(c, "cseq: osip has none");
+	} else {
+		unsigned long long n;
+		if (!str_to_u32(o->cseq->number, &n) || n != m->cseq)
+			mismatch(c, "cseq.number: ours %u osip %s", m->cseq, o->cseq->number);
+		CHECK_STR(c, m->cseq_method_raw, o->cseq->method, CMP_PLAIN, "cseq.method");
+	}
+
+	int ocontacts = osip_list_size(&o->contacts);
+	if (m->contact_star) {
+		osip_contact_t *oc = osip_list_get(&o->contacts, 0);
+		if (ocontacts != 1 || oc->displayname == NULL || strcmp(oc->displayname, "*") != 0)
+			mismatch(c, "contact: ours '*', osip %d contacts", ocontacts);
+	} else {
+		if (ocontacts != m->contact_count)
+			mismatch(c, "contact: ours %d osip %d", m->contact_count, ocontacts);
+		for (int i = 0; i < m->contact_count && !c->failed; i++) {
+			snprintf(l, sizeof(l), "contact[%d]", i);
+			compare_name_addr(c, &m->contact[i].addr, osip_list_get(&o->contacts, i), l);
+		}
+	}
+
+	if (osip_list_size(&o->authorizations) != m->authorization_count)
+		mismatch(c, "authorization: ours %d osip %d", m->authorization_count,
+			 osip_list_size(&o->authorizations));
+	for (int i = 0; i < m->authorization_count && !c->failed; i++) {
+		snprintf(l, sizeof(l), "authorization[%d]", i);
+		compare_credentials(c, &m->authorization[i], osip_list_get(&o->authorizations, i), l);
+	}
+	if (osip_list_size(&o->proxy_authorizations) != m->proxy_authorization_count)
+		mismatch(c, "proxy_authorization: ours %d osip %d", m->proxy_authorization_count,
+			 osip_list_size(&o->proxy_authorizations));
+	for (int i = 0; i < m->proxy_authorization_count && !c->failed; i++) {
+		snprintf(l, sizeof(l), "proxy_authorization[%d]", i);
+		compare_credentials(c, &m->proxy_authorization[i], osip_list_get(&o->proxy_authorizations, i), l);
+	}
+
+	compare_u32_header(c, o, "expires", m->has_expires, m->expires);
+	compare_u32_header(c, o, "max-forwards", m->has_max_forwards, m->max_forwards);
+	osip_header_t *ua = header(o, "user-agent", 0);
+	CHECK_STR(c, m->user_agent, ua ? ua->hvalue : NULL, CMP_PLAIN, "user_agent");
+	compare_token_list(c, o, "supported", "k", m->supported, m->supported_count);
+	compare_token_list(c, o, "require", NULL, m->require, m->require_count);
+
+	unsigned long long cl;
+	osip_body_t *b = osip_list_get(&o->bodies, 0);
+	size_t olen = b ? b->length : 0;
+	/* Without Content-Length osip synthesises one: nothing to compare */
+	if (!m->has_content_length) {
+		/* body compared below */
+	} else if (m->has_content_length != (o->content_length != NULL) ||
+	    (m->has_content_length && (!str_to_u32(o->content_length->value, &cl) || cl != m->content_length)))
+		mismatch(c, "content_length: ours %d/%u osip %s", m->has_content_length, m->content_length,
+			 o->content_length ? o->content_length->value : "(none)");
+	/* osip splits multipart bodies into MIME parts; compare whole bodies only */
+	bool multipart = o->content_type != NULL && o->content_type->type != NULL &&
+			 strcasecmp(o->content_type->type, "multipart") == 0;
+	/* osip only keeps a body that has a Content-Type (RFC 3261 §20.15) */
+	if (o->content_type == NULL)
+		multipart = true;
+	if (!multipart && (olen != m->body.len || (olen > 0 && memcmp(b->body, m->body.ptr, olen) != 0)))
+		mismatch(c, "body: ours %u bytes, osip %zu", m->body.len, olen);
+}
+
+void sip_diff_run(const char *buf, size_t len, struct sip_diff_result *r)
+{
+	static struct sip_msg m;
+	struct ctx c = { r, false };
+	r->why[0] = '\0';
+	r->ours = sip_parse(buf, len, &m);
+
+	/* libosip2 gets its own NUL-terminated copy: it may look for a
+	 * terminator, and our parser must not rely on one. */
+	char *copy = malloc(len + 1);
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	osip_message_t *o = NULL;
+	osip_message_init(&o);
+	r->osip_rc = osip_message_parse(o, copy, len);
+	bool ours_ok = r->ours == SIP_PARSE_OK;
+	bool osip_ok = r->osip_rc == 0;
+	if (!ours_ok && !osip_ok) {
+		r->verdict = SIP_DIFF_BOTH_REJECT;
+	} else if (ours_ok && !osip_ok) {
+		r->verdict = SIP_DIFF_ONLY_OURS_ACCEPT;
+	} else if (!ours_ok) {
+		r->verdict = SIP_DIFF_ONLY_OSIP_ACCEPT;
+	} else {
+		compare(&c, &m, o);
+		r->verdict = c.failed ? SIP_DIFF_FIELD_MISMATCH : SIP_DIFF_EQUAL;
+	}
+	osip_message_free(o);
+	free(copy);
+}
