@@ -9,32 +9,48 @@
  * The AOR must be canonical before it is hashed (the dataplane builds
  * "sip:user@domain" with the domain lower-cased); the store compares bytes.
  *
- * The hash is 64-bit FNV-1a: short keys (20-60 bytes), no table, no seed, and
- * stable across builds and machines, which recovery needs because owners are
- * recomputed from what LMDB holds.  The owner uses the high 32 bits and the
- * binding table's index uses the low bits: if both used the same bits, every
- * AOR of worker k would have hash % n == k and crowd into 1/n of the index.
+ * The hash reads 8 bytes at a time and mixes with a 64x64->128 multiply
+ * (the wyhash/mum construction): ~20 cycles for a 30-byte AOR where byte-wise
+ * FNV-1a took ~110 (perf/bench-store refresh path).  No table, no seed:
+ * stable across processes and restarts on the same (little-endian) machine,
+ * which recovery needs because owners are recomputed from what LMDB holds.
+ * The owner uses the high 32 bits and the binding table's index the low
+ * bits: if both used the same bits, every AOR of worker k would have
+ * hash % n == k and crowd into 1/n of the index.
  */
 #ifndef SIPREG_STORE_AOR_HASH_H
 #define SIPREG_STORE_AOR_HASH_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+static inline uint64_t
+store_aor_hash_mix(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
 
 static inline uint64_t
 store_aor_hash(const char *aor, size_t aor_len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL;
+	uint64_t h = k0 ^ (aor_len * k1);
+	uint64_t w;
 
-	for (size_t i = 0; i < aor_len; i++) {
-		h ^= (uint8_t)aor[i];
-		h *= 0x100000001b3ULL;
+	while (aor_len >= 8) {
+		memcpy(&w, aor, 8);
+		h = store_aor_hash_mix(h ^ w, k1);
+		aor += 8;
+		aor_len -= 8;
 	}
-	/* FNV's high bits mix poorly for short keys; finish like splitmix64. */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
+	w = 0;
+	if (aor_len > 0)
+		memcpy(&w, aor, aor_len);
+	h = store_aor_hash_mix(h ^ w, k0);
+	return store_aor_hash_mix(h, k1 ^ 0x8ebc6af09c88c6e3ULL);
 }
 
 /* Worker (0 .. n_workers-1) that owns the AOR; n_workers must be >= 1. */

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "aor_hash.h"
+#include "big_alloc.h"
 #include "expiry_wheel.h"
 
 struct binding {
@@ -172,13 +173,13 @@ binding_table_create(uint32_t capacity, uint16_t worker, struct event_ring *even
 	t->free_head = STORE_NO_BINDING;
 	t->tick_now_s = now_s;
 	t->index_mask = (uint32_t)(index_size - 1);
-	/* calloc: untouched records stay unmapped zero pages */
-	t->bindings = calloc(capacity, sizeof(struct binding));
-	t->index = malloc(index_size * sizeof(struct index_entry));
+	/* untouched records stay unmapped zero pages */
+	t->bindings = store_big_alloc((size_t)capacity * sizeof(struct binding));
+	t->index = store_big_alloc(index_size * sizeof(struct index_entry));
 	if (t->bindings == NULL || t->index == NULL ||
 	    expiry_wheel_init(&t->wheel, capacity, now_s) != 0) {
-		free(t->bindings);
-		free(t->index);
+		store_big_free(t->bindings, (size_t)capacity * sizeof(struct binding));
+		store_big_free(t->index, index_size * sizeof(struct index_entry));
 		free(t);
 		return NULL;
 	}
@@ -192,8 +193,8 @@ binding_table_destroy(struct binding_table *t)
 	if (t == NULL)
 		return;
 	expiry_wheel_free(&t->wheel);
-	free(t->bindings);
-	free(t->index);
+	store_big_free(t->bindings, (size_t)t->capacity * sizeof(struct binding));
+	store_big_free(t->index, ((size_t)t->index_mask + 1) * sizeof(struct index_entry));
 	free(t);
 }
 
@@ -679,9 +680,15 @@ binding_table_apply_register(struct binding_table *t, const struct store_policy 
 		if (plan[i].skip || plan[i].expires_s == 0)
 			continue;
 		if (slot != STORE_NO_BINDING) {
+			int64_t old_expires_at_s;
+
 			b = &t->bindings[slot];
+			old_expires_at_s = b->data.expires_at_s;
 			fill_binding(&b->data, req, &req->contacts[i], plan[i].expires_s);
-			expiry_wheel_schedule(&t->wheel, slot, b->data.expires_at_s);
+			/* wheel time <= old expiry <= new expiry: nothing to move,
+			 * and no cache miss on the wheel's arrays */
+			if (b->data.expires_at_s < old_expires_at_s)
+				expiry_wheel_schedule(&t->wheel, slot, b->data.expires_at_s);
 			emit(t, STORE_EVENT_REFRESHED, &b->data, now_s, res);
 			continue;
 		}
@@ -693,7 +700,34 @@ binding_table_apply_register(struct binding_table *t, const struct store_policy 
 		emit(t, STORE_EVENT_REGISTERED, &b->data, now_s, res);
 	}
 	set_status(t, res, STORE_APPLY_OK);
-	list_contacts(t, aor_head(t, tag, req->aor), now_s, res);
+	if (adds != 0 || removes != 0 || n_victims != 0)
+		head = aor_head(t, tag, req->aor);
+	list_contacts(t, head, now_s, res);
+}
+
+void
+binding_table_prefetch_index(const struct binding_table *t, struct store_slice aor)
+{
+	uint32_t tag = (uint32_t)store_aor_hash(aor.ptr, aor.len);
+
+	__builtin_prefetch(&t->index[tag & t->index_mask]);
+}
+
+void
+binding_table_prefetch_aor(const struct binding_table *t, struct store_slice aor)
+{
+	uint32_t tag = (uint32_t)store_aor_hash(aor.ptr, aor.len);
+	const struct index_entry *e = &t->index[tag & t->index_mask];
+	const char *b;
+
+	if (e->head == STORE_NO_BINDING || e->tag != tag)
+		return;
+	/* header, AOR, contact and Call-ID sit in the first 256 bytes */
+	b = (const char *)&t->bindings[e->head];
+	__builtin_prefetch(b, 1);
+	__builtin_prefetch(b + 64, 1);
+	__builtin_prefetch(b + 128, 1);
+	__builtin_prefetch(b + 192, 1);
 }
 
 /* ---- expiry, admin, recovery ---------------------------------------- */

@@ -169,6 +169,16 @@ void binding_table_apply_register(struct binding_table *t,
 				  struct registration_result *res);
 
 /*
+ * Burst staging (optional, speed only): for a burst of REGISTERs call
+ * _prefetch_index for every AOR, then _prefetch_aor for every AOR, then
+ * apply them.  The two cache misses of a lookup (index entry, then the
+ * binding) then overlap across the burst instead of adding up
+ * (perf/bench-store: "refresh, burst of 32").
+ */
+void binding_table_prefetch_index(const struct binding_table *t, struct store_slice aor);
+void binding_table_prefetch_aor(const struct binding_table *t, struct store_slice aor);
+
+/*
  * Housekeeping tick: remove every binding with expires_at_s <= now_s
  * (event `expired`).  Call at least once a second.  Returns bindings removed.
  */

@@ -43,6 +43,8 @@ event_ring_create(uint32_t capacity)
 		free(ring);
 		return NULL;
 	}
+	/* touch every page now: no page faults on the worker's hot path */
+	memset(ring->slots, 0, (size_t)n * sizeof(struct store_event));
 	ring->mask = n - 1;
 	return ring;
 }

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "big_alloc.h"
+
 #define SLOT_OF(t) ((uint32_t)((uint64_t)(t) & (STORE_WHEEL_SLOTS - 1)))
 
 int
@@ -15,10 +17,10 @@ expiry_wheel_init(struct expiry_wheel *w, uint32_t capacity, int64_t now_s)
 	w->capacity = capacity;
 	w->last_tick_s = now_s;
 	w->slot_head = malloc(STORE_WHEEL_SLOTS * sizeof(uint32_t));
-	/* calloc so untouched pages stay unmapped until bindings use them */
-	w->prev = calloc(capacity ? capacity : 1, sizeof(uint32_t));
-	w->next = calloc(capacity ? capacity : 1, sizeof(uint32_t));
-	w->at_s = calloc(capacity ? capacity : 1, sizeof(int64_t));
+	/* untouched pages stay unmapped until bindings use them */
+	w->prev = store_big_alloc((size_t)capacity * sizeof(uint32_t));
+	w->next = store_big_alloc((size_t)capacity * sizeof(uint32_t));
+	w->at_s = store_big_alloc((size_t)capacity * sizeof(int64_t));
 	if (!w->slot_head || !w->prev || !w->next || !w->at_s) {
 		expiry_wheel_free(w);
 		return -ENOMEM;
@@ -32,9 +34,9 @@ void
 expiry_wheel_free(struct expiry_wheel *w)
 {
 	free(w->slot_head);
-	free(w->prev);
-	free(w->next);
-	free(w->at_s);
+	store_big_free(w->prev, (size_t)w->capacity * sizeof(uint32_t));
+	store_big_free(w->next, (size_t)w->capacity * sizeof(uint32_t));
+	store_big_free(w->at_s, (size_t)w->capacity * sizeof(int64_t));
 	w->slot_head = w->prev = w->next = NULL;
 	w->at_s = NULL;
 }

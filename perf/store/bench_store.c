@@ -142,6 +142,11 @@ apply_ids(struct binding_table *t, struct event_ring *ring, const struct store_p
 
 	request_init(&r);
 	for (uint32_t i = 0; i < n; i++) {
+		/* the next request's strings stand for a packet already in cache */
+		if (i + 4 < n) {
+			__builtin_prefetch(aors + (size_t)ids[i + 4] * AOR_BYTES);
+			__builtin_prefetch(contacts + (size_t)ids[i + 4] * CONTACT_BYTES);
+		}
 		request_set(&r, ids[i], cseq + i, now);   /* CSeq only grows */
 		binding_table_apply_register(t, policy, &r.req, &res);
 		if (res.status_code != 200) {
