@@ -50,6 +50,7 @@ struct flood_config {
 	struct flood_addr sources[FLOOD_MAX_SOURCES];
 	unsigned n_sources;                 /* 0: one socket on the wildcard address */
 	unsigned sockets_per_source;
+	int src_port;                       /* first local port per source; 0: ephemeral; -1: default */
 	char domain[128];                   /* Request-URI and AOR domain */
 	unsigned users;
 	unsigned user_base;                 /* index of the first user */

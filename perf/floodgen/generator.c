@@ -8,8 +8,10 @@
  * measured per operation, from the first send to the final response.
  *
  * Why it is built this way:
- * - A user is bound to one socket (user % sockets), so the server sees each
- *   phone at a stable source address and port, as with real phones.
+ * - A user is bound to one socket, so the server sees each phone at a
+ *   stable source address and port, as with real phones. Blocks of
+ *   FLOOD_BATCH consecutive users share a socket: operations start in user
+ *   order, so a burst of starts fills whole sendmmsg batches.
  * - Requests are queued per socket and sent with sendmmsg; responses are
  *   read with recvmmsg. Syscalls, not SIP, are the generator's cost.
  * - Retransmit timers sit in one FIFO per retransmit level: every entry of
@@ -30,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/resource.h>
 
 #include "flood.h"
 
@@ -86,6 +89,7 @@ struct run_stats {
 	uint64_t codes[700];
 	struct latency_hist lat;
 	uint64_t t_start_ns, t_last_ns;
+	double cpu_start_s;     /* generator's own CPU time at the phase start */
 };
 
 struct generator {
@@ -132,6 +136,14 @@ uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static uint64_t rng_next(struct generator *g)
@@ -218,6 +230,11 @@ static void timer_push(struct timer_fifo *t, uint32_t ua, uint32_t gen, uint64_t
 	t->n++;
 }
 
+static unsigned socket_of(const struct generator *g, uint32_t idx)
+{
+	return (idx / FLOOD_BATCH) % g->n_socks;
+}
+
 /* ---- sending -------------------------------------------------------------- */
 
 static void flush_socket(struct generator *g, struct tx_socket *s)
@@ -249,7 +266,7 @@ static int build_request(struct generator *g, uint32_t idx, char *buf, size_t ca
 {
 	const struct flood_config *cfg = g->cfg;
 	struct ua *ua = &g->uas[idx];
-	struct tx_socket *s = &g->socks[idx % g->n_socks];
+	struct tx_socket *s = &g->socks[socket_of(g, idx)];
 	char user[96];
 	int n;
 
@@ -306,7 +323,7 @@ static int build_request(struct generator *g, uint32_t idx, char *buf, size_t ca
 /* Queues the UA's current request (new or retransmitted) on its socket. */
 static void send_request(struct generator *g, uint32_t idx, uint64_t now)
 {
-	struct tx_socket *s = &g->socks[idx % g->n_socks];
+	struct tx_socket *s = &g->socks[socket_of(g, idx)];
 	if (s->n_pending == FLOOD_BATCH)
 		flush_socket(g, s);
 	unsigned k = s->n_pending;
@@ -493,10 +510,18 @@ static void on_response(struct generator *g, const char *buf, size_t len, uint64
 	finish_op(g, (uint32_t)idx, rsp.code, now);
 }
 
-static unsigned receive_all(struct generator *g, uint64_t *now)
+/* Reads the sockets that poll() found readable; waits at most wait_ns. */
+static unsigned receive_ready(struct generator *g, uint64_t wait_ns, uint64_t *now)
 {
+	struct timespec ts = { (time_t)(wait_ns / 1000000000u), (long)(wait_ns % 1000000000u) };
+	int ready = ppoll(g->pfds, g->n_socks, &ts, NULL);
 	unsigned total = 0;
-	for (unsigned i = 0; i < g->n_socks; i++) {
+	if (ready <= 0)
+		return 0;
+	for (unsigned i = 0; i < g->n_socks && ready > 0; i++) {
+		if (!(g->pfds[i].revents & POLLIN))
+			continue;
+		ready--;
 		for (unsigned k = 0; k < FLOOD_BATCH; k++) {
 			g->rx_iov[k].iov_base = g->rx_bufs[k];
 			g->rx_iov[k].iov_len = FLOOD_MSG_MAX;
@@ -562,6 +587,7 @@ static void begin_phase(struct generator *g, bool setup, uint64_t now)
 	memset(&g->st, 0, sizeof(g->st));
 	g->st.t_start_ns = now;
 	g->st.t_last_ns = now;
+	g->st.cpu_start_s = cpu_seconds();
 	g->tokens = 0;
 	g->tokens_ns = now;
 	if (setup) {
@@ -612,25 +638,25 @@ static void run_phase(struct generator *g)
 		}
 		flush_all(g);
 
-		unsigned received = receive_all(g, &now);
-		flush_all(g);
-		if (received != 0 || started != 0)
-			continue;
-
-		/* Nothing to do: sleep until a response, a timer, a token or the end. */
-		uint64_t wake = next_timer_ns(g);
-		if (g->phase_end_ns < wake)
-			wake = g->phase_end_ns;
-		if (rate > 0 && g->st.ops_started < g->op_target && g->inflight < cfg->window) {
-			uint64_t t = now + (uint64_t)((1.0 - g->tokens) / rate * 1e9);
-			if (t < wake)
-				wake = t;
+		/* Work left to start now: only look for responses. Otherwise
+		 * sleep until a response, a timer, a token or the end. */
+		uint64_t wait_ns = 0;
+		bool can_start = g->st.ops_started < g->op_target && g->inflight < cfg->window && g->idle_n != 0;
+		if (!(can_start && (rate <= 0 || g->tokens >= 1.0))) {
+			uint64_t wake = next_timer_ns(g);
+			if (g->phase_end_ns < wake)
+				wake = g->phase_end_ns;
+			if (rate > 0 && can_start) {
+				uint64_t t = now + (uint64_t)((1.0 - g->tokens) / rate * 1e9);
+				if (t < wake)
+					wake = t;
+			}
+			wait_ns = wake > now ? wake - now : 0;
+			if (wait_ns > 10000000)
+				wait_ns = 10000000;
 		}
-		uint64_t wait_ns = wake > now ? wake - now : 0;
-		if (wait_ns > 10000000)
-			wait_ns = 10000000;
-		struct timespec ts = { 0, (long)wait_ns };
-		ppoll(g->pfds, g->n_socks, &ts, NULL);
+		receive_ready(g, wait_ns, &now);
+		flush_all(g);
 	}
 	g->st.unfinished = g->inflight;
 }
@@ -662,6 +688,9 @@ static void report(const struct generator *g, const struct run_stats *setup_st, 
 	uint64_t p99 = latency_quantile(&st->lat, 0.99);
 	double mean = st->lat.count ? st->lat.sum_us / (double)st->lat.count : 0;
 	const char *target = cfg->target.host;
+	double cpu_s = cpu_seconds() - st->cpu_start_s;
+	/* Near 100 %: the generator, not the server, limited this run. */
+	double cpu_pct = 100.0 * cpu_s / ((double)(now_ns() - st->t_start_ns) / 1e9);
 
 	if (!cfg->quiet) {
 		printf("flood: %s against %s:%u, %u users, %u sockets, rate %s, window %u\n",
@@ -700,6 +729,7 @@ static void report(const struct generator *g, const struct run_stats *setup_st, 
 		       p50, p90, p99, st->lat.max_us, mean);
 		if (g->algo_seen[0])
 			printf("  digest algorithm     %s\n", g->algo_seen);
+		printf("  generator CPU        %.2f s (%.0f %% of one core)\n", cpu_s, cpu_pct);
 	}
 
 	printf("{\"workload\":\"%s\",\"target\":\"%s\",\"users\":%u,\"sockets\":%u,"
@@ -707,13 +737,13 @@ static void report(const struct generator *g, const struct run_stats *setup_st, 
 	       "\"ops_started\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"completed_per_s\":%.1f,"
 	       "\"rejected\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"unfinished\":%" PRIu64 ","
 	       "\"requests\":%" PRIu64 ",\"requests_per_s\":%.1f,\"retransmits\":%" PRIu64 ",\"responses\":%" PRIu64 ","
-	       "\"setup_ok\":%" PRIu64 ",\"codes\":{",
+	       "\"setup_ok\":%" PRIu64 ",\"gen_cpu_s\":%.2f,\"gen_cpu_pct\":%.0f,\"codes\":{",
 	       workload_name(cfg->workload), target, g->n_users, g->n_socks,
 	       cfg->rate, cfg->window, cfg->no_auth ? "none" : (g->algo_seen[0] ? g->algo_seen : ""), elapsed,
 	       st->ops_started, st->ops_ok, ok_per_s,
 	       st->ops_rejected, st->ops_failed, st->timeouts, st->unfinished,
 	       st->requests, req_per_s, st->retransmits, st->responses,
-	       had_setup ? setup_st->ops_ok : 0);
+	       had_setup ? setup_st->ops_ok : 0, cpu_s, cpu_pct);
 	bool first = true;
 	for (int c = 100; c < 700; c++)
 		if (st->codes[c]) {
@@ -727,7 +757,7 @@ static void report(const struct generator *g, const struct run_stats *setup_st, 
 
 /* ---- set-up ------------------------------------------------------------------- */
 
-static int open_socket(struct generator *g, struct tx_socket *s, const struct flood_addr *src)
+static int open_socket(struct generator *g, struct tx_socket *s, const struct flood_addr *src, unsigned nth)
 {
 	const struct flood_config *cfg = g->cfg;
 	int family = cfg->target.ss.ss_family;
@@ -741,14 +771,25 @@ static int open_socket(struct generator *g, struct tx_socket *s, const struct fl
 		setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0)
 		setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	struct flood_addr any = { .len = cfg->target.len };
+	any.ss.ss_family = (sa_family_t)family;
+	snprintf(any.host, sizeof(any.host), "%s", family == AF_INET6 ? "[::]" : "0.0.0.0");
+	if (src == NULL && cfg->src_port != 0)
+		src = &any;
 	if (src != NULL) {
 		if (src->ss.ss_family != family) {
 			fprintf(stderr, "flood: source %s and target %s differ in address family\n",
 				src->host, cfg->target.host);
 			return -1;
 		}
-		if (bind(s->fd, (const struct sockaddr *)&src->ss, src->len) != 0) {
-			fprintf(stderr, "flood: bind %s: %s\n", src->host, strerror(errno));
+		struct sockaddr_storage a = src->ss;
+		uint16_t port = htons((uint16_t)(cfg->src_port ? cfg->src_port + (int)nth : 0));
+		if (a.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&a)->sin6_port = port;
+		else
+			((struct sockaddr_in *)&a)->sin_port = port;
+		if (bind(s->fd, (const struct sockaddr *)&a, src->len) != 0) {
+			fprintf(stderr, "flood: bind %s:%u: %s\n", src->host, ntohs(port), strerror(errno));
 			return -1;
 		}
 	}
@@ -802,7 +843,7 @@ int generator_run(const struct flood_config *cfg)
 		goto out;
 	for (unsigned i = 0; i < g->n_socks; i++) {
 		const struct flood_addr *src = cfg->n_sources ? &cfg->sources[i % cfg->n_sources] : NULL;
-		if (open_socket(g, &g->socks[i], src) != 0)
+		if (open_socket(g, &g->socks[i], src, cfg->n_sources ? i / cfg->n_sources : i) != 0)
 			goto out;
 		g->pfds[i] = (struct pollfd){ .fd = g->socks[i].fd, .events = POLLIN };
 	}
@@ -832,10 +873,8 @@ int generator_run(const struct flood_config *cfg)
 		while (g->inflight != 0 && now_ns() < settle_end && !stop_requested) {
 			uint64_t now = now_ns();
 			expire_timers(g, now);
-			receive_all(g, &now);
+			receive_ready(g, 1000000, &now);
 			flush_all(g);
-			struct timespec ts = { 0, 1000000 };
-			ppoll(g->pfds, g->n_socks, &ts, NULL);
 		}
 	}
 	begin_phase(g, false, now_ns());

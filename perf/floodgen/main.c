@@ -40,6 +40,10 @@ static void usage(FILE *f)
 "  --src LIST            source addresses, comma separated, ranges a-b allowed:\n"
 "                        198.18.0.2-198.18.0.33,198.18.1.2-198.18.1.33 (default: kernel's)\n"
 "  --sockets-per-src K   UDP sockets (ports) per source address (1)\n"
+"  --src-port P          local port of the first socket per source, then P+1..;\n"
+"                        0: ephemeral. Default 5060 with --src, else 0. A fixed\n"
+"                        port keeps each user's Contact the same across runs, so\n"
+"                        the registrar refreshes bindings instead of adding them\n"
 "  --rate R              operations started per second, token bucket (0: as fast\n"
 "                        as the window allows)\n"
 "  --window W            operations in flight at most (1000)\n"
@@ -217,7 +221,7 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 enum {
 	OPT_WORKLOAD = 256, OPT_BAD_PCT, OPT_NO_AUTH, OPT_USERS, OPT_USER_BASE, OPT_USER_FORMAT,
 	OPT_PASSWORD_FORMAT, OPT_USERS_CSV, OPT_DOMAIN, OPT_EXPIRES, OPT_TARGET, OPT_SRC,
-	OPT_SOCKETS_PER_SRC, OPT_RATE, OPT_WINDOW, OPT_COUNT, OPT_DURATION, OPT_SETUP_TIMEOUT,
+	OPT_SOCKETS_PER_SRC, OPT_SRC_PORT, OPT_RATE, OPT_WINDOW, OPT_COUNT, OPT_DURATION, OPT_SETUP_TIMEOUT,
 	OPT_T1, OPT_RETRANSMITS, OPT_RCVBUF, OPT_SEED, OPT_QUIET, OPT_RESPONDER, OPT_LISTEN,
 	OPT_ALGORITHM, OPT_RECHALLENGE, OPT_HELP,
 };
@@ -236,6 +240,7 @@ static const struct option options[] = {
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "src", required_argument, NULL, OPT_SRC },
 	{ "sockets-per-src", required_argument, NULL, OPT_SOCKETS_PER_SRC },
+	{ "src-port", required_argument, NULL, OPT_SRC_PORT },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "count", required_argument, NULL, OPT_COUNT },
@@ -263,6 +268,7 @@ int main(int argc, char **argv)
 
 	cfg.workload = WORKLOAD_STORM;
 	cfg.sockets_per_source = 1;
+	cfg.src_port = -1;
 	snprintf(cfg.domain, sizeof(cfg.domain), "sipreg.test");
 	cfg.users = 1000;
 	snprintf(cfg.user_format, sizeof(cfg.user_format), "u%%06d");
@@ -308,6 +314,7 @@ int main(int argc, char **argv)
 		case OPT_TARGET: bad = parse_addr_port(optarg, 5060, &cfg.target); have_target = !bad; break;
 		case OPT_SRC: bad = parse_sources(&cfg, optarg); break;
 		case OPT_SOCKETS_PER_SRC: bad = parse_uint(optarg, 64, &v) || v == 0; cfg.sockets_per_source = (unsigned)v; break;
+		case OPT_SRC_PORT: bad = parse_uint(optarg, 65535, &v); cfg.src_port = (int)v; break;
 		case OPT_RATE: cfg.rate = strtod(optarg, NULL); bad = cfg.rate < 0; break;
 		case OPT_WINDOW: bad = parse_uint(optarg, 10000000, &v) || v == 0; cfg.window = (unsigned)v; break;
 		case OPT_COUNT: bad = parse_uint(optarg, 1ull << 40, &v); cfg.count = v; break;
@@ -348,6 +355,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return responder_run(&cfg);
+	}
+	if (cfg.src_port < 0)
+		cfg.src_port = cfg.n_sources != 0 ? 5060 : 0;
+	if (cfg.src_port != 0 && cfg.src_port + (int)cfg.sockets_per_source > 65536) {
+		fprintf(stderr, "flood: --src-port + --sockets-per-src passes 65535\n");
+		return 2;
 	}
 	if (!have_target) {
 		fprintf(stderr, "flood: --target ADDR[:PORT] is required\n");
