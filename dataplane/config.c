@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_MODE };
+enum key_type { KEY_STRING, KEY_UINT, KEY_ENUM };
 
 struct config_key {
 	const char *section;
@@ -21,14 +21,23 @@ struct config_key {
 	size_t size;          /* KEY_STRING: buffer size; KEY_UINT: field size */
 	unsigned long min, max;
 	const char *default_value;
+	const char *const *names;   /* KEY_ENUM: value i is names[i] */
 };
 
 #define STR(sec, key, field, def) \
 	{ sec, key, KEY_STRING, offsetof(struct dataplane_config, field), \
-	  sizeof(((struct dataplane_config *)0)->field), 0, 0, def }
+	  sizeof(((struct dataplane_config *)0)->field), 0, 0, def, NULL }
 #define UINT(sec, key, field, lo, hi, def) \
 	{ sec, key, KEY_UINT, offsetof(struct dataplane_config, field), \
-	  sizeof(((struct dataplane_config *)0)->field), lo, hi, def }
+	  sizeof(((struct dataplane_config *)0)->field), lo, hi, def, NULL }
+
+#define ENUM(sec, key, field, names_, def) \
+	{ sec, key, KEY_ENUM, offsetof(struct dataplane_config, field), \
+	  sizeof(((struct dataplane_config *)0)->field), 0, 0, def, names_ }
+
+static const char *const mode_names[] = { "registrar", "echo", NULL };
+static const char *const on_off[] = { "off", "on", NULL };
+static const char *const respond_names[] = { "challenge", "drop", NULL };
 
 static const struct config_key config_keys[] = {
 	STR("dataplane", "instance", instance, "sipreg"),
@@ -37,12 +46,24 @@ static const struct config_key config_keys[] = {
 	UINT("dataplane", "workers", workers, 1, CONFIG_MAX_WORKERS, "1"),
 	UINT("dataplane", "memory_mb", memory_mb, 64, 1 << 20, "256"),
 	UINT("dataplane", "busy_budget", busy_budget, 0, 1024, "0"),
-	{ "dataplane", "mode", KEY_MODE, offsetof(struct dataplane_config, mode),
-	  sizeof(enum dataplane_mode), 0, 0, "registrar" },
+	ENUM("dataplane", "mode", mode, mode_names, "registrar"),
 	STR("dataplane", "stats_dir", stats_dir, "/dev/shm"),
 	UINT("sip", "port", sip_port, 1, 65535, "5060"),
 	STR("sip", "domains", domains, "sipreg.test"),
+	UINT("sip", "nonce_validity_s", nonce_validity_s, 10, 86400, "300"),
+	ENUM("sip", "respond_unknown", respond_unknown, respond_names, "challenge"),
+	UINT("policy", "default_expires_s", default_expires_s, 1, 604800, "3600"),
+	UINT("policy", "min_expires_s", min_expires_s, 0, 604800, "60"),
+	UINT("policy", "max_expires_s", max_expires_s, 1, 604800, "7200"),
+	UINT("policy", "max_bindings", max_bindings, 1, 32, "10"),
+	ENUM("policy", "register_replace", register_replace, on_off, "on"),
+	UINT("policy", "nat_max_expires_s", nat_max_expires_s, 0, 604800, "120"),
+	UINT("policy", "expiring_window_s", expiring_window_s, 0, 86400, "60"),
 	STR("store", "state_dir", state_dir, "/var/lib/sipreg"),
+	UINT("store", "bindings_per_worker", bindings_per_worker, 16, 1u << 30, "1000000"),
+	UINT("store", "commit_window_ms", commit_window_ms, 1, 10000, "10"),
+	UINT("store", "history_retention_s", history_retention_s, 60, 31536000, "604800"),
+	ENUM("store", "sync", sync, on_off, "on"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -64,14 +85,13 @@ static const char *set_value(struct dataplane_config *cfg,
 			return "value too long";
 		strcpy(field, value);
 		return NULL;
-	case KEY_MODE:
-		if (strcmp(value, "registrar") == 0)
-			*(enum dataplane_mode *)field = DATAPLANE_MODE_REGISTRAR;
-		else if (strcmp(value, "echo") == 0)
-			*(enum dataplane_mode *)field = DATAPLANE_MODE_ECHO;
-		else
-			return "must be 'registrar' or 'echo'";
-		return NULL;
+	case KEY_ENUM:
+		for (unsigned i = 0; key->names[i]; i++)
+			if (strcmp(value, key->names[i]) == 0) {
+				*(unsigned *)field = i;
+				return NULL;
+			}
+		return "not one of the allowed values (see README \"Configuration\")";
 	case KEY_UINT: {
 		char *end;
 		unsigned long v;

@@ -28,12 +28,27 @@ struct dataplane_config {
 	unsigned memory_mb;             /* hugepage memory for EAL */
 	unsigned busy_budget;           /* net_af_xdp busy_budget devarg */
 	enum dataplane_mode mode;
+	/* (written through the key table as an unsigned) */
 	char stats_dir[CONFIG_STR_MAX]; /* shared-memory stats file lives here */
 	/* [sip] */
 	uint16_t sip_port;
 	char domains[CONFIG_STR_MAX];   /* comma-separated */
+	unsigned nonce_validity_s;
+	unsigned respond_unknown;       /* 0 challenge, 1 drop */
+	/* [policy] */
+	unsigned default_expires_s;
+	unsigned min_expires_s;
+	unsigned max_expires_s;
+	unsigned max_bindings;
+	unsigned register_replace;      /* 0 off, 1 on */
+	unsigned nat_max_expires_s;
+	unsigned expiring_window_s;
 	/* [store] */
 	char state_dir[CONFIG_STR_MAX];
+	unsigned bindings_per_worker;
+	unsigned commit_window_ms;
+	unsigned history_retention_s;
+	unsigned sync;                  /* 0: no fsync per commit (tests) */
 };
 
 /* Fills cfg with the defaults of every key. Never fails. */
@@ -49,5 +64,7 @@ int config_load(struct dataplane_config *cfg, const char *path,
 
 /* Returns the text name of a mode ("registrar", "echo"). */
 const char *config_mode_name(enum dataplane_mode mode);
+
+_Static_assert(sizeof(enum dataplane_mode) == sizeof(unsigned), "enum keys are stored as unsigned");
 
 #endif

@@ -11,13 +11,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
+#include <time.h>
+
+#include "account_store.h"
+#include "account_table.h"
+#include "binding_table.h"
+#include "checkpoint.h"
 #include "config.h"
+#include "digest.h"
 #include "eal_args.h"
+#include "recovery.h"
+#include "registrar.h"
+#include "replay_cache.h"
 #include "stats_shm.h"
 #include "worker.h"
 
@@ -29,13 +43,181 @@
 #define MBUF_CACHE 256
 #define RX_DESC 1024
 #define TX_DESC 1024
+#define HANDOFF_RING_SIZE 4096
+#define EVENT_RING_SIZE 65536
+#define REPLAY_ENTRIES (1u << 20)
 
 static volatile bool quit;
+static volatile bool reload_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	quit = true;
+	if (sig == SIGHUP)
+		reload_requested = true;
+	else
+		quit = true;
+}
+
+/* Everything registrar mode owns beside the workers. */
+struct registrar_state {
+	struct registrar_config cfg;
+	struct store_lmdb *lmdb;
+	struct store_config *config_env;
+	struct account_table *accounts;          /* current; workers load it atomically */
+	struct rte_rcu_qsbr *qsbr;
+	struct event_ring *rings[CONFIG_MAX_WORKERS];
+	struct binding_table *tables[CONFIG_MAX_WORKERS];
+	struct rte_ring *handoff[CONFIG_MAX_WORKERS];
+	struct digest_engine *digest[CONFIG_MAX_WORKERS];
+	struct replay_cache *replay[CONFIG_MAX_WORKERS];
+	struct checkpoint *checkpoint;
+	uint8_t secret[DIGEST_SECRET_LEN];
+};
+
+/* Builds the registrar state: stores, accounts, tables, recovery, and the
+ * checkpoint thread. Returns 0, or -1 after printing one line saying why. */
+static int registrar_setup(struct registrar_state *rs, const struct dataplane_config *cfg)
+{
+	char err[512], path[4096];
+	int rc;
+	unsigned n = cfg->workers;
+	int64_t now_s = (int64_t)time(NULL);
+
+	memset(rs, 0, sizeof(*rs));
+	if (registrar_config_set_domains(&rs->cfg, cfg->domains) != 0) {
+		fprintf(stderr, "sipreg-dataplane: config error: [sip] domains = '%s': need 1..%d names of < %d characters\n",
+			cfg->domains, REGISTRAR_MAX_DOMAINS, REGISTRAR_DOMAIN_MAX);
+		return -1;
+	}
+	rs->cfg.nonce_validity_s = cfg->nonce_validity_s;
+	rs->cfg.expiring_window_s = cfg->expiring_window_s;
+	rs->cfg.respond_unknown = cfg->respond_unknown ? RESPOND_UNKNOWN_DROP : RESPOND_UNKNOWN_CHALLENGE;
+	store_policy_defaults(&rs->cfg.policy);
+	rs->cfg.policy.default_expires_s = cfg->default_expires_s;
+	rs->cfg.policy.min_expires_s = cfg->min_expires_s;
+	rs->cfg.policy.max_expires_s = cfg->max_expires_s;
+	rs->cfg.policy.max_bindings = cfg->max_bindings;
+	rs->cfg.policy.register_replace = cfg->register_replace != 0;
+	rs->cfg.policy.nat_max_expires_s = cfg->nat_max_expires_s;
+	if (cfg->min_expires_s > cfg->max_expires_s) {
+		fprintf(stderr, "sipreg-dataplane: config error: [policy] min_expires_s (%u) above max_expires_s (%u)\n",
+			cfg->min_expires_s, cfg->max_expires_s);
+		return -1;
+	}
+
+	struct store_lmdb_config lc = { .state_dir = cfg->state_dir, .no_sync = !cfg->sync };
+	rc = store_lmdb_open(&lc, &rs->lmdb);
+	if (rc != 0) {
+		fprintf(stderr, "sipreg-dataplane: [store] state_dir '%s': cannot open bindings/history: %s\n",
+			cfg->state_dir, rc < 0 ? strerror(-rc) : mdb_strerror(rc));
+		return -1;
+	}
+	rc = store_config_open(cfg->state_dir, false, &rs->config_env);
+	if (rc != 0) {
+		fprintf(stderr, "sipreg-dataplane: [store] state_dir '%s': cannot open config: %s\n",
+			cfg->state_dir, rc < 0 ? strerror(-rc) : mdb_strerror(rc));
+		return -1;
+	}
+	err[0] = '\0';
+	rs->accounts = account_table_load(rs->config_env, (int)rte_socket_id(), err, sizeof(err));
+	if (!rs->accounts) {
+		fprintf(stderr, "sipreg-dataplane: %s\n", err);
+		return -1;
+	}
+	if (err[0])
+		fprintf(stderr, "sipreg-dataplane: warning: %s\n", err);
+
+	snprintf(path, sizeof(path), "%s/nonce.secret", cfg->state_dir);
+	rc = digest_secret_load_or_create(path, rs->secret);
+	if (rc != 0) {
+		fprintf(stderr, "sipreg-dataplane: nonce secret %s: %s\n", path, strerror(-rc));
+		return -1;
+	}
+
+	size_t qsbr_size = rte_rcu_qsbr_get_memsize(n);
+	rs->qsbr = rte_zmalloc("account_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE);
+	if (!rs->qsbr || rte_rcu_qsbr_init(rs->qsbr, n) != 0) {
+		fprintf(stderr, "sipreg-dataplane: cannot set up RCU for %u workers\n", n);
+		return -1;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "handoff_%u", k);
+		rs->rings[k] = event_ring_create(EVENT_RING_SIZE);
+		rs->tables[k] = binding_table_create(cfg->bindings_per_worker, (uint16_t)k, rs->rings[k], now_s);
+		rs->handoff[k] = rte_ring_create(name, HANDOFF_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
+		rs->digest[k] = digest_engine_create(rs->secret, cfg->nonce_validity_s);
+		rs->replay[k] = replay_cache_create(REPLAY_ENTRIES, (int)rte_socket_id());
+		if (!rs->rings[k] || !rs->tables[k] || !rs->handoff[k] || !rs->digest[k] || !rs->replay[k]) {
+			fprintf(stderr, "sipreg-dataplane: worker %u: out of memory for %u bindings "
+				"(lower [store] bindings_per_worker or raise [dataplane] memory_mb)\n",
+				k, cfg->bindings_per_worker);
+			return -1;
+		}
+	}
+
+	struct store_recovery_stats rst;
+	double t0 = (double)rte_get_tsc_cycles();
+	rc = store_recover(rs->lmdb, rs->tables, n, now_s, &rst);
+	if (rc != 0) {
+		fprintf(stderr, "sipreg-dataplane: recovery failed: %s\n", mdb_strerror(rc));
+		return -1;
+	}
+	printf("sipreg-dataplane: recovered %llu bindings (%llu expired, %llu no space, %llu malformed) in %.3f s\n",
+	       (unsigned long long)rst.loaded, (unsigned long long)rst.expired,
+	       (unsigned long long)rst.no_space, (unsigned long long)rst.malformed,
+	       ((double)rte_get_tsc_cycles() - t0) / (double)rte_get_tsc_hz());
+
+	struct checkpoint_config cc = {
+		.commit_window_ms = cfg->commit_window_ms,
+		.history_retention_s = cfg->history_retention_s,
+	};
+	rs->checkpoint = checkpoint_create(rs->lmdb, &cc, rs->rings, n);
+	if (!rs->checkpoint || checkpoint_start(rs->checkpoint) != 0) {
+		fprintf(stderr, "sipreg-dataplane: cannot start the checkpoint thread\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Stops the checkpoint thread (which drains and commits what the workers
+ * produced) and frees everything. Workers must have stopped. */
+static void registrar_teardown(struct registrar_state *rs, unsigned n)
+{
+	if (rs->checkpoint) {
+		checkpoint_stop(rs->checkpoint);
+		checkpoint_destroy(rs->checkpoint);
+	}
+	for (unsigned k = 0; k < n; k++) {
+		binding_table_destroy(rs->tables[k]);
+		event_ring_destroy(rs->rings[k]);
+		rte_ring_free(rs->handoff[k]);
+		digest_engine_free(rs->digest[k]);
+		replay_cache_free(rs->replay[k]);
+	}
+	account_table_free(rs->accounts);
+	rte_free(rs->qsbr);
+	store_config_close(rs->config_env);
+	store_lmdb_close(rs->lmdb);
+}
+
+/* SIGHUP: load the accounts again, publish, reclaim the old table once
+ * every worker has passed a quiescent state. */
+static void registrar_reload_accounts(struct registrar_state *rs)
+{
+	char err[512] = "";
+	struct account_table *fresh = account_table_load(rs->config_env, (int)rte_socket_id(), err, sizeof(err));
+
+	if (!fresh) {
+		fprintf(stderr, "sipreg-dataplane: account reload failed, keeping the old accounts: %s\n", err);
+		return;
+	}
+	struct account_table *old = __atomic_exchange_n(&rs->accounts, fresh, __ATOMIC_ACQ_REL);
+	rte_rcu_qsbr_synchronize(rs->qsbr, RTE_QSBR_THRID_INVALID);
+	account_table_free(old);
+	printf("sipreg-dataplane: reloaded %u accounts\n", account_table_size(fresh));
+	fflush(stdout);
 }
 
 static void usage(FILE *out)
@@ -154,11 +336,14 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 
 	int rc = 1;
 	uint16_t port_id = 0, n_rx = 0, n_tx = 0;
 	struct rte_mempool *pool = NULL;
 	struct stats_shm *stats = NULL;
+	static struct registrar_state rs;
+	bool registrar_mode = cfg.mode == DATAPLANE_MODE_REGISTRAR;
 
 	if (rte_eth_dev_count_avail() != 1) {
 		fprintf(stderr, "sipreg-dataplane: [dataplane] port '%s': %u ports found, need 1\n",
@@ -184,6 +369,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sipreg-dataplane: stats file %s: %s\n", stats_path, strerror(errno));
 		goto out;
 	}
+	/* Bindings are recovered before the port starts: the first packet
+	 * answered already sees every stored binding. */
+	if (registrar_mode && registrar_setup(&rs, &cfg) != 0)
+		goto out;
 	if (port_start(port_id, cfg.workers, pool, &n_rx, &n_tx) != 0)
 		goto out;
 
@@ -199,6 +388,24 @@ int main(int argc, char **argv)
 		w->mode = cfg.mode;
 		w->counters = stats->workers[k].counters;
 		w->quit = &quit;
+		w->tsc_hz = rte_get_tsc_hz();
+		w->start_tsc = rte_get_tsc_cycles();
+		w->start_unix_s = (int64_t)time(NULL);
+		if (registrar_mode) {
+			w->registrar = (struct registrar){
+				.cfg = &rs.cfg,
+				.table = rs.tables[k],
+				.digest = rs.digest[k],
+				.replay = rs.replay[k],
+				.accounts = &rs.accounts,
+				.counters = w->counters,
+				.worker = k,
+				.n_workers = cfg.workers,
+			};
+			w->handoff_in = rs.handoff[k];
+			w->handoff_rings = rs.handoff;
+			w->qsbr = rs.qsbr;
+		}
 		rte_eal_remote_launch(worker_main, w, lcore);
 		k++;
 	}
@@ -207,14 +414,21 @@ int main(int argc, char **argv)
 	       cfg.instance, config_mode_name(cfg.mode), cfg.port, cfg.workers, n_rx, stats_path);
 	fflush(stdout);
 
-	while (!quit)
-		sleep(1);
+	while (!quit) {
+		usleep(100 * 1000);
+		if (reload_requested && registrar_mode) {
+			reload_requested = false;
+			registrar_reload_accounts(&rs);
+		}
+	}
 	rte_eal_mp_wait_lcore();
 	rte_eth_dev_stop(port_id);
 	rte_eth_dev_close(port_id);
 	rc = 0;
 	printf("sipreg-dataplane: stopped\n");
 out:
+	if (registrar_mode)
+		registrar_teardown(&rs, cfg.workers);
 	stats_shm_close(stats);
 	rte_eal_cleanup();
 	return rc;

@@ -28,7 +28,39 @@
 	X(drop_not_sip_port)   /* UDP to another port */                    \
 	X(drop_truncated)      /* headers or lengths beyond the frame */    \
 	X(drop_bad_ip_header)  /* version, IHL, fragments, bad IPv4 sum */  \
-	X(drop_bad_checksum)   /* UDP checksum does not verify */
+	X(drop_bad_checksum)   /* UDP checksum does not verify */          \
+	X(drop_unparseable)    /* not SIP, and no headers to answer 400 */  \
+	X(drop_sip_response)   /* SIP responses: a registrar sends none */  \
+	X(drop_ack)            /* ACK is never answered */                  \
+	X(drop_silent_unknown) /* respond_unknown = drop */                 \
+	X(drop_reply_too_big)  /* response did not fit the mbuf */          \
+	X(rx_register)                                                      \
+	X(rx_options)                                                       \
+	X(rx_other_method)                                                  \
+	X(reply_200)                                                        \
+	X(reply_400)                                                        \
+	X(reply_401)                                                        \
+	X(reply_403)                                                        \
+	X(reply_404)                                                        \
+	X(reply_405)                                                        \
+	X(reply_420)                                                        \
+	X(reply_423)                                                        \
+	X(reply_500)                                                        \
+	X(reply_503)                                                        \
+	X(reply_other)                                                      \
+	X(auth_challenges)     /* 401 without stale */                      \
+	X(auth_ok)                                                          \
+	X(auth_failed)         /* wrong response, unknown user: 403 */      \
+	X(auth_stale)          /* right credentials, old nonce: 401 stale */ \
+	X(auth_bad_nonce)      /* not our nonce: new challenge */           \
+	X(auth_replay)         /* (nonce, nc, cnonce) seen: 403 */          \
+	X(auth_wrong_user)     /* authenticated user does not own To: 403 */ \
+	X(auth_ip_denied)      /* IP account, source not allowed: 403 */    \
+	X(handoff_sent)        /* to the AOR's owner worker */              \
+	X(handoff_received)                                                 \
+	X(handoff_ring_full)   /* owner's ring full: 503 */                 \
+	X(bindings_expired)    /* removed by the housekeeping tick */       \
+	X(events_lost)         /* event ring full: change not checkpointed */
 
 #define STATS_COUNTER_ENUM(name) STAT_##name,
 enum stats_counter { STATS_COUNTER_LIST(STATS_COUNTER_ENUM) STATS_COUNTER_COUNT };

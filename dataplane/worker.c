@@ -5,8 +5,13 @@
  */
 #include "worker.h"
 
+#include <string.h>
+
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "packet.h"
 
@@ -18,22 +23,60 @@ static const enum stats_counter drop_counter[] = {
 	[PACKET_BAD_CHECKSUM] = STAT_drop_bad_checksum,
 };
 
-/* Returns true when m (decoded as d) has been turned into a reply. */
-static bool handle_sip_datagram(struct worker *w, struct rte_mbuf *m,
-				const struct udp_datagram *d)
+int64_t worker_now_s(const struct worker *w)
 {
-	w->counters[STAT_rx_sip_datagrams]++;
-	if (w->mode == DATAPLANE_MODE_ECHO) {
-		if (packet_make_reply(m, d, d->payload_len) != 0)
-			return false;
-		w->counters[STAT_echo_replies]++;
-		return true;
-	}
-	/* Registrar mode grows here (issue 5); until then nothing answers. */
-	return false;
+	return w->start_unix_s + (int64_t)((rte_get_tsc_cycles() - w->start_tsc) / w->tsc_hz);
 }
 
-uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
+enum verdict { VERDICT_FREE, VERDICT_REPLY, VERDICT_HANDED_OFF };
+
+static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
+				     const struct udp_datagram *d, bool handed_off,
+				     int64_t now_s)
+{
+	struct sip_source src = { .ip_version = d->ip_version, .port = d->src_port };
+	uint32_t len = 0, owner = 0;
+
+	if (d->ip_version == 4)
+		memcpy(src.addr, &d->src.v4, 4);
+	else
+		memcpy(src.addr, d->src.v6, 16);
+	uint16_t cap = packet_reply_capacity(m, d);
+	if (cap > sizeof(w->response))
+		cap = sizeof(w->response);
+	enum registrar_action a = registrar_handle(&w->registrar, (const char *)d->payload,
+						   d->payload_len, &src, now_s, !handed_off,
+						   w->response, cap, &len, &owner);
+	switch (a) {
+	case REGISTRAR_REPLY:
+		/* Built aside because the request's slices point into the
+		 * payload that the response overwrites. */
+		memcpy(d->payload, w->response, len);
+		if (packet_make_reply(m, d, (uint16_t)len) != 0) {
+			w->counters[STAT_drop_reply_too_big]++;
+			return VERDICT_FREE;
+		}
+		return VERDICT_REPLY;
+	case REGISTRAR_HANDOFF:
+		if (rte_ring_enqueue(w->handoff_rings[owner], m) != 0) {
+			/* The owner is saturated: tell the phone to come back. */
+			w->counters[STAT_handoff_ring_full]++;
+			if (registrar_reply_busy(&w->registrar, (const char *)d->payload, d->payload_len,
+						 &src, w->response, cap, &len) != REGISTRAR_REPLY)
+				return VERDICT_FREE;
+			memcpy(d->payload, w->response, len);
+			return packet_make_reply(m, d, (uint16_t)len) == 0 ? VERDICT_REPLY : VERDICT_FREE;
+		}
+		w->counters[STAT_handoff_sent]++;
+		return VERDICT_HANDED_OFF;
+	case REGISTRAR_DROP:
+	default:
+		return VERDICT_FREE;
+	}
+}
+
+uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
+			      bool handed_off, int64_t now_s)
 {
 	uint16_t n_reply = 0;
 
@@ -41,6 +84,7 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 		struct rte_mbuf *m = pkts[i];
 		struct udp_datagram d;
 		enum packet_status st;
+		enum verdict v = VERDICT_FREE;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -55,36 +99,81 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (handle_sip_datagram(w, m, &d))
-			pkts[n_reply++] = m;
+		if (handed_off)
+			w->counters[STAT_handoff_received]++;
 		else
+			w->counters[STAT_rx_sip_datagrams]++;
+		if (w->mode == DATAPLANE_MODE_ECHO) {
+			if (packet_make_reply(m, &d, d.payload_len) == 0) {
+				w->counters[STAT_echo_replies]++;
+				v = VERDICT_REPLY;
+			}
+		} else {
+			v = handle_registrar(w, m, &d, handed_off, now_s);
+		}
+		if (v == VERDICT_REPLY)
+			pkts[n_reply++] = m;
+		else if (v == VERDICT_FREE)
 			rte_pktmbuf_free(m);
 	}
 	return n_reply;
+}
+
+void worker_housekeeping(struct worker *w, int64_t now_s)
+{
+	if (w->registrar.table) {
+		struct binding_table_stats st;
+		w->counters[STAT_bindings_expired] += binding_table_expire(w->registrar.table, now_s);
+		binding_table_get_stats(w->registrar.table, &st);
+		w->counters[STAT_events_lost] = st.events_lost;
+	}
+	w->last_housekeeping_s = now_s;
+}
+
+static void transmit(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t sent;
+
+	if (n == 0)
+		return;
+	sent = rte_eth_tx_burst(w->port_id, w->tx_queue, pkts, n);
+	w->counters[STAT_tx_packets] += sent;
+	if (sent < n) {
+		w->counters[STAT_tx_failed] += n - sent;
+		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
+	}
 }
 
 int worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct rte_mbuf *pkts[WORKER_BURST];
+	unsigned thread_id = w->index;
 
-	if (w->rx_queue == UINT16_MAX)
-		return 0;
+	if (w->qsbr)
+		rte_rcu_qsbr_thread_online(w->qsbr, thread_id);
 	while (!*w->quit) {
-		uint16_t n = rte_eth_rx_burst(w->port_id, w->rx_queue, pkts, WORKER_BURST);
+		int64_t now_s = worker_now_s(w);
+		uint16_t n = 0;
 
-		if (n == 0)
-			continue;
-		w->counters[STAT_rx_packets] += n;
-		uint16_t n_tx = worker_process_burst(w, pkts, n);
-		if (n_tx == 0)
-			continue;
-		uint16_t sent = rte_eth_tx_burst(w->port_id, w->tx_queue, pkts, n_tx);
-		w->counters[STAT_tx_packets] += sent;
-		if (sent < n_tx) {
-			w->counters[STAT_tx_failed] += n_tx - sent;
-			rte_pktmbuf_free_bulk(&pkts[sent], n_tx - sent);
+		if (w->rx_queue != UINT16_MAX) {
+			n = rte_eth_rx_burst(w->port_id, w->rx_queue, pkts, WORKER_BURST);
+			if (n) {
+				w->counters[STAT_rx_packets] += n;
+				transmit(w, pkts, worker_process_burst(w, pkts, n, false, now_s));
+			}
 		}
+		if (w->handoff_in) {
+			unsigned k = rte_ring_dequeue_burst(w->handoff_in, (void **)pkts, WORKER_BURST, NULL);
+			if (k)
+				transmit(w, pkts, worker_process_burst(w, pkts, (uint16_t)k, true, now_s));
+		}
+		if (now_s != w->last_housekeeping_s)
+			worker_housekeeping(w, now_s);
+		if (w->qsbr)
+			rte_rcu_qsbr_quiescent(w->qsbr, thread_id);
 	}
+	if (w->qsbr)
+		rte_rcu_qsbr_thread_offline(w->qsbr, thread_id);
 	return 0;
 }

@@ -7,11 +7,15 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "registrar.h"
 #include "stats_shm.h"
 
 struct rte_mbuf;
+struct rte_ring;
+struct rte_rcu_qsbr;
 
 #define WORKER_BURST 32
+#define WORKER_RESPONSE_MAX 2048
 
 struct worker {
 	unsigned index;                 /* 0..workers-1 */
@@ -22,6 +26,15 @@ struct worker {
 	enum dataplane_mode mode;
 	uint64_t *counters;             /* this worker's row in the stats file */
 	volatile bool *quit;
+	struct registrar registrar;     /* registrar mode */
+	struct rte_ring *handoff_in;    /* requests whose AOR this worker owns */
+	struct rte_ring **handoff_rings;/* every worker's handoff_in, by index */
+	struct rte_rcu_qsbr *qsbr;      /* account table reclamation */
+	uint64_t tsc_hz;
+	uint64_t start_tsc;
+	int64_t start_unix_s;
+	int64_t last_housekeeping_s;
+	char response[WORKER_RESPONSE_MAX];
 };
 
 /* lcore entry point for rte_eal_remote_launch; arg is a struct worker.
@@ -29,8 +42,17 @@ struct worker {
 int worker_main(void *arg);
 
 /* Processes one burst of received frames in place: frames to answer are
- * moved to the front of pkts and their count returned; the rest are freed
- * and counted. Exposed for the in-memory pipeline harness and tests. */
-uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n);
+ * moved to the front of pkts and their count returned; frames handed to
+ * their owner worker leave pkts; the rest are freed and counted.
+ * handed_off is true for a burst taken from this worker's hand-off ring.
+ * Exposed for the in-memory pipeline harness and tests. */
+uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
+			      bool handed_off, int64_t now_s);
+
+/* Once a second: expire bindings. Exposed for tests. */
+void worker_housekeeping(struct worker *w, int64_t now_s);
+
+/* Current Unix time from the TSC (no syscall). */
+int64_t worker_now_s(const struct worker *w);
 
 #endif

@@ -1,0 +1,566 @@
+/* registrar.c — DESIGN.md "SIP behaviour", steps 1 to 8, for one datagram. */
+#include "registrar.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <string.h>
+#include <time.h>
+
+#include "aor_hash.h"
+#include "stats_shm.h"
+
+#define AOR_MAX 256
+#define ALLOW "REGISTER, OPTIONS"
+
+int registrar_config_set_domains(struct registrar_config *cfg, const char *list)
+{
+	const char *p = list;
+
+	cfg->n_domains = 0;
+	while (*p) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		const char *start = p;
+		while (*p && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		size_t n = (size_t)(p - start);
+		if (cfg->n_domains == REGISTRAR_MAX_DOMAINS || n >= REGISTRAR_DOMAIN_MAX)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			cfg->domains[cfg->n_domains][i] = (char)tolower((unsigned char)start[i]);
+		cfg->domains[cfg->n_domains][n] = '\0';
+		cfg->n_domains++;
+	}
+	return cfg->n_domains ? 0 : -1;
+}
+
+static void count(struct registrar *r, enum stats_counter c)
+{
+	r->counters[c]++;
+}
+
+static bool domain_served(const struct registrar *r, struct sip_slice host)
+{
+	for (unsigned i = 0; i < r->cfg->n_domains; i++) {
+		const char *d = r->cfg->domains[i];
+		if (strlen(d) == host.len && strncasecmp(d, host.ptr, host.len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static enum stats_counter reply_counter(unsigned code)
+{
+	switch (code) {
+	case 200: return STAT_reply_200;
+	case 400: return STAT_reply_400;
+	case 401: return STAT_reply_401;
+	case 403: return STAT_reply_403;
+	case 404: return STAT_reply_404;
+	case 405: return STAT_reply_405;
+	case 420: return STAT_reply_420;
+	case 423: return STAT_reply_423;
+	case 500: return STAT_reply_500;
+	case 503: return STAT_reply_503;
+	default: return STAT_reply_other;
+	}
+}
+
+/* Finishes w; returns the action and counts the reply (or the overflow). */
+static enum registrar_action finish(struct registrar *r, struct response_writer *w,
+				    unsigned code, uint32_t *out_len)
+{
+	int n = response_finish(w);
+
+	if (n < 0) {
+		count(r, STAT_drop_reply_too_big);
+		return REGISTRAR_DROP;
+	}
+	count(r, reply_counter(code));
+	*out_len = (uint32_t)n;
+	return REGISTRAR_REPLY;
+}
+
+static void refresh_date(struct registrar *r, int64_t now_s)
+{
+	time_t t = (time_t)now_s;
+	struct tm tm;
+
+	if (r->date_s == now_s)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(r->date, sizeof(r->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	r->date_s = now_s;
+}
+
+static enum registrar_action simple_reply(struct registrar *r, const struct sip_msg *msg,
+					  const struct sip_source *src, unsigned code,
+					  const char *reason, char *out, uint32_t out_cap,
+					  uint32_t *out_len)
+{
+	struct response_writer w;
+
+	response_begin(&w, out, out_cap, code, reason, msg, src);
+	return finish(r, &w, code, out_len);
+}
+
+static void append_challenge(struct registrar *r, struct response_writer *w,
+			     struct sip_slice realm, const struct sip_source *src,
+			     int64_t now_s, bool stale)
+{
+	static const char *const algorithms[] = { "SHA-256", "MD5" };
+	struct digest_source ds = { (uint8_t)(src->ip_version == 4 ? 4 : 16), { 0 } };
+	char nonce[DIGEST_NONCE_LEN];
+
+	memcpy(ds.addr, src->addr, ds.len);
+	if (digest_nonce_make(r->digest, (uint32_t)now_s, &ds, realm.ptr, realm.len, nonce) != 0) {
+		w->overflow = true;
+		return;
+	}
+	/* RFC 7616 §3.7: the preferred algorithm first. */
+	for (int i = 0; i < 2; i++) {
+		response_append_str(w, "WWW-Authenticate: Digest realm=\"");
+		response_append_slice(w, realm);
+		response_append_str(w, "\", nonce=\"");
+		response_append(w, nonce, sizeof(nonce));
+		response_append_str(w, "\", algorithm=");
+		response_append_str(w, algorithms[i]);
+		response_append_str(w, ", qop=\"auth\"");
+		if (stale)
+			response_append_str(w, ", stale=true");
+		response_append(w, "\r\n", 2);
+	}
+}
+
+static enum registrar_action challenge(struct registrar *r, const struct sip_msg *msg,
+				       const struct sip_source *src, struct sip_slice realm,
+				       int64_t now_s, bool stale, char *out, uint32_t out_cap,
+				       uint32_t *out_len)
+{
+	struct response_writer w;
+
+	count(r, stale ? STAT_auth_stale : STAT_auth_challenges);
+	response_begin(&w, out, out_cap, 401, "Unauthorized", msg, src);
+	append_challenge(r, &w, realm, src, now_s, stale);
+	return finish(r, &w, 401, out_len);
+}
+
+static bool source_allowed(const struct store_account *a, const struct sip_source *src,
+			   bool check_port)
+{
+	uint8_t family = src->ip_version == 4 ? AF_INET : AF_INET6;
+
+	for (unsigned i = 0; i < a->n_cidrs && i < STORE_ACCOUNT_MAX_CIDRS; i++)
+		if (store_cidr_contains(&a->cidrs[i], family, src->addr, src->port, check_port))
+			return true;
+	return false;
+}
+
+enum auth_outcome {
+	AUTH_PASS,
+	AUTH_REPLIED,     /* a 401/403 was written */
+	AUTH_SILENT,      /* respond_unknown = drop */
+};
+
+/* Digest check of step 3 for the request; account may be NULL (unknown
+ * user: same challenge, same 403). */
+static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg *msg,
+				      const struct sip_source *src,
+				      const struct store_account *account, struct sip_slice realm,
+				      struct sip_slice to_user, int64_t now_s, char *out,
+				      uint32_t out_cap, uint32_t *out_len,
+				      enum registrar_action *action)
+{
+	const struct sip_credentials *cred = NULL;
+
+	for (unsigned i = 0; i < msg->authorization_count; i++) {
+		const struct sip_credentials *c = &msg->authorization[i];
+		if (c->is_digest && sip_slice_eq_nocase(c->realm, realm)) {
+			cred = c;
+			break;
+		}
+	}
+	if (!cred) {
+		if (!account && r->cfg->respond_unknown == RESPOND_UNKNOWN_DROP) {
+			count(r, STAT_drop_silent_unknown);
+			return AUTH_SILENT;
+		}
+		*action = challenge(r, msg, src, realm, now_s, false, out, out_cap, out_len);
+		return AUTH_REPLIED;
+	}
+
+	struct digest_source ds = { (uint8_t)(src->ip_version == 4 ? 4 : 16), { 0 } };
+	memcpy(ds.addr, src->addr, ds.len);
+	enum digest_nonce_status ns = digest_nonce_check(r->digest, (uint32_t)now_s, &ds, realm.ptr,
+							 realm.len, cred->nonce.ptr, cred->nonce.len);
+	if (ns == DIGEST_NONCE_INVALID) {
+		count(r, STAT_auth_bad_nonce);
+		*action = challenge(r, msg, src, realm, now_s, false, out, out_cap, out_len);
+		return AUTH_REPLIED;
+	}
+
+	enum digest_algorithm alg;
+	if (!cred->algorithm.ptr || sip_slice_eq_lit_nocase(cred->algorithm, "MD5"))
+		alg = DIGEST_MD5;
+	else if (sip_slice_eq_lit_nocase(cred->algorithm, "SHA-256"))
+		alg = DIGEST_SHA256;
+	else {
+		*action = challenge(r, msg, src, realm, now_s, false, out, out_cap, out_len);
+		return AUTH_REPLIED;
+	}
+	bool qop_auth = cred->qop.ptr != NULL;
+	uint32_t nc = 0;
+	if (qop_auth) {
+		/* nc is 8 hex digits (RFC 7616 §3.4). */
+		if (!sip_slice_eq_lit_nocase(cred->qop, "auth") || cred->nc.len != 8 ||
+		    !cred->cnonce.len)
+			goto forbidden;
+		for (int i = 0; i < 8; i++) {
+			char c = cred->nc.ptr[i];
+			int v = (c >= '0' && c <= '9') ? c - '0'
+			      : ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ? (c | 0x20) - 'a' + 10 : -1;
+			if (v < 0)
+				goto forbidden;
+			nc = nc << 4 | (uint32_t)v;
+		}
+	}
+	if (!account || !sip_slice_eq_nocase(cred->username, to_user)) {
+		if (account)
+			count(r, STAT_auth_wrong_user);
+		goto forbidden;
+	}
+	struct digest_response_input in = {
+		.algorithm = alg,
+		.method = msg->method_raw.ptr, .method_len = msg->method_raw.len,
+		.uri = cred->uri.ptr, .uri_len = cred->uri.len,
+		.nonce = cred->nonce.ptr, .nonce_len = cred->nonce.len,
+		.nc = cred->nc.ptr, .nc_len = cred->nc.len,
+		.cnonce = cred->cnonce.ptr, .cnonce_len = cred->cnonce.len,
+		.qop_auth = qop_auth,
+		.response = cred->response.ptr, .response_len = cred->response.len,
+	};
+	const char *ha1 = alg == DIGEST_MD5 ? account->ha1_md5 : account->ha1_sha256;
+	if (!digest_response_matches(r->digest, ha1, &in))
+		goto forbidden;
+	if (ns == DIGEST_NONCE_STALE) {
+		*action = challenge(r, msg, src, realm, now_s, true, out, out_cap, out_len);
+		return AUTH_REPLIED;
+	}
+	if (qop_auth && replay_cache_seen(r->replay, cred->nonce.ptr, cred->nonce.len,
+					  cred->cnonce.ptr, cred->cnonce.len, nc, (uint32_t)now_s)) {
+		count(r, STAT_auth_replay);
+		*action = simple_reply(r, msg, src, 403, "Forbidden", out, out_cap, out_len);
+		return AUTH_REPLIED;
+	}
+	count(r, STAT_auth_ok);
+	return AUTH_PASS;
+
+forbidden:
+	if (!account && r->cfg->respond_unknown == RESPOND_UNKNOWN_DROP) {
+		count(r, STAT_drop_silent_unknown);
+		return AUTH_SILENT;
+	}
+	count(r, STAT_auth_failed);
+	*action = simple_reply(r, msg, src, 403, "Forbidden", out, out_cap, out_len);
+	return AUTH_REPLIED;
+}
+
+/* Parses a contact host that is an IP literal; false for names. */
+static bool host_address(const struct sip_uri *uri, struct store_addr *out)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if (uri->host.len == 0 || uri->host.len >= sizeof(text))
+		return false;
+	memcpy(text, uri->host.ptr, uri->host.len);
+	text[uri->host.len] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (uri->host_is_ipv6) {
+		out->family = AF_INET6;
+		return inet_pton(AF_INET6, text, out->addr) == 1;
+	}
+	out->family = AF_INET;
+	return inet_pton(AF_INET, text, out->addr) == 1;
+}
+
+static struct store_slice to_store(struct sip_slice s)
+{
+	return (struct store_slice){ s.ptr, s.len };
+}
+
+/* Joins the Path values ("a, b") into r->scratch. Returns false when they
+ * do not fit. */
+static bool join_path(struct registrar *r, const struct sip_msg *msg, struct store_slice *out)
+{
+	size_t used = 0;
+
+	*out = (struct store_slice){ NULL, 0 };
+	if (msg->path_count == 1) {
+		*out = to_store(msg->path[0]);
+		return true;
+	}
+	for (unsigned i = 0; i < msg->path_count; i++) {
+		size_t need = msg->path[i].len + (i ? 2 : 0);
+		if (used + need > sizeof(r->scratch))
+			return false;
+		if (i) {
+			memcpy(r->scratch + used, ", ", 2);
+			used += 2;
+		}
+		memcpy(r->scratch + used, msg->path[i].ptr, msg->path[i].len);
+		used += msg->path[i].len;
+	}
+	if (used)
+		*out = (struct store_slice){ r->scratch, (uint32_t)used };
+	return true;
+}
+
+static enum registrar_action handle_register(struct registrar *r, const struct sip_msg *msg,
+					     const struct sip_source *src, int64_t now_s,
+					     bool allow_handoff, char *out, uint32_t out_cap,
+					     uint32_t *out_len, uint32_t *owner)
+{
+	enum registrar_action action = REGISTRAR_DROP;
+
+	count(r, STAT_rx_register);
+	/* 1. Request-URI domain. */
+	if (!domain_served(r, msg->request_uri.host))
+		return simple_reply(r, msg, src, 404, "Not Found", out, out_cap, out_len);
+	/* 2. Require: we support path and outbound; anything else is 420. */
+	bool unsupported = false;
+	for (unsigned i = 0; i < msg->require_count; i++)
+		if (!sip_slice_eq_lit_nocase(msg->require[i], "path") &&
+		    !sip_slice_eq_lit_nocase(msg->require[i], "outbound"))
+			unsupported = true;
+	if (unsupported) {
+		struct response_writer w;
+		response_begin(&w, out, out_cap, 420, "Bad Extension", msg, src);
+		response_append_str(&w, "Unsupported: ");
+		bool first = true;
+		for (unsigned i = 0; i < msg->require_count; i++) {
+			if (sip_slice_eq_lit_nocase(msg->require[i], "path") ||
+			    sip_slice_eq_lit_nocase(msg->require[i], "outbound"))
+				continue;
+			if (!first)
+				response_append(&w, ", ", 2);
+			response_append_slice(&w, msg->require[i]);
+			first = false;
+		}
+		response_append(&w, "\r\n", 2);
+		return finish(r, &w, 420, out_len);
+	}
+	/* The AOR: sip:user@domain of To, domain lower-cased. */
+	const struct sip_uri *to = &msg->to.addr.uri;
+	if ((to->scheme != SIP_SCHEME_SIP && to->scheme != SIP_SCHEME_SIPS) || to->user.len == 0)
+		return simple_reply(r, msg, src, 400, "Bad To URI", out, out_cap, out_len);
+	if (!domain_served(r, to->host))
+		return simple_reply(r, msg, src, 404, "Not Found", out, out_cap, out_len);
+	char aor[AOR_MAX];
+	size_t aor_len = 4 + to->user.len + 1 + to->host.len;
+	if (aor_len > sizeof(aor))
+		return simple_reply(r, msg, src, 400, "To URI Too Long", out, out_cap, out_len);
+	memcpy(aor, "sip:", 4);
+	memcpy(aor + 4, to->user.ptr, to->user.len);
+	aor[4 + to->user.len] = '@';
+	for (uint32_t i = 0; i < to->host.len; i++)
+		aor[5 + to->user.len + i] = (char)tolower((unsigned char)to->host.ptr[i]);
+
+	/* Ownership before any per-AOR state (replay cache, bindings). */
+	uint32_t aor_owner = store_aor_owner(aor, aor_len, r->n_workers);
+	if (aor_owner != r->worker) {
+		if (allow_handoff) {
+			*owner = aor_owner;
+			return REGISTRAR_HANDOFF;
+		}
+		/* Handed here by mistake: never apply to a table we do not own. */
+		return simple_reply(r, msg, src, 500, "Server Internal Error", out, out_cap, out_len);
+	}
+
+	/* 3. Authentication by the account's mode. */
+	const struct store_account *account =
+		account_table_find(__atomic_load_n(r->accounts, __ATOMIC_ACQUIRE),
+				   to->user.ptr, to->user.len);
+	enum store_auth_mode mode = account ? (enum store_auth_mode)account->auth_mode
+					    : STORE_AUTH_DIGEST;
+	if (mode == STORE_AUTH_IP || mode == STORE_AUTH_IP_PORT || mode == STORE_AUTH_IP_DIGEST) {
+		if (!source_allowed(account, src, mode == STORE_AUTH_IP_PORT)) {
+			if (r->cfg->respond_unknown == RESPOND_UNKNOWN_DROP) {
+				count(r, STAT_drop_silent_unknown);
+				return REGISTRAR_DROP;
+			}
+			count(r, STAT_auth_ip_denied);
+			return simple_reply(r, msg, src, 403, "Forbidden", out, out_cap, out_len);
+		}
+	}
+	if (mode == STORE_AUTH_DIGEST || mode == STORE_AUTH_IP_DIGEST) {
+		enum auth_outcome a = check_digest(r, msg, src, account, to->host, to->user, now_s,
+						   out, out_cap, out_len, &action);
+		if (a == AUTH_SILENT)
+			return REGISTRAR_DROP;
+		if (a == AUTH_REPLIED)
+			return action;
+	}
+	/* 4. The user owns the To AOR: the account is looked up by the To user
+	 * and digest checked username == To user, so it holds here. */
+
+	/* 5-7. The binding table decides. */
+	struct registration_contact contacts[SIP_MAX_CONTACTS];
+	struct store_addr source = { .family = src->ip_version == 4 ? AF_INET : AF_INET6,
+				     .port = src->port };
+	memcpy(source.addr, src->addr, src->ip_version == 4 ? 4 : 16);
+	for (unsigned i = 0; i < msg->contact_count; i++) {
+		const struct sip_contact *c = &msg->contact[i];
+		struct store_addr host;
+		contacts[i] = (struct registration_contact){
+			.uri = to_store(c->addr.uri.raw),
+			.has_expires = c->has_expires,
+			.expires_s = c->expires,
+			.has_q = c->has_q,
+			.q_milli = c->q_milli,
+			.instance = to_store(c->instance),
+			.has_reg_id = c->has_reg_id,
+			.reg_id = c->reg_id,
+			.nat = host_address(&c->addr.uri, &host) && store_contact_is_nat(&host, &source),
+		};
+	}
+	struct registration_request req = {
+		.aor = { aor, (uint32_t)aor_len },
+		.call_id = to_store(msg->call_id),
+		.cseq = msg->cseq,
+		.has_expires_header = msg->has_expires,
+		.expires_header_s = msg->expires,
+		.wildcard = msg->contact_star,
+		.n_contacts = msg->contact_count,
+		.contacts = contacts,
+		.source = source,
+		.transport = STORE_TRANSPORT_UDP,
+		.user_agent = to_store(msg->user_agent),
+		.account = { account ? account->account : NULL,
+			     account ? (uint32_t)strnlen(account->account, sizeof(account->account)) : 0 },
+		.now_s = now_s,
+	};
+	if (!join_path(r, msg, &req.path))
+		return simple_reply(r, msg, src, 400, "Path Too Long", out, out_cap, out_len);
+
+	struct store_policy policy = r->cfg->policy;
+	if (account) {
+		if (account->max_bindings)
+			policy.max_bindings = account->max_bindings;
+		if (account->min_expires_s)
+			policy.min_expires_s = account->min_expires_s;
+		if (account->max_expires_s)
+			policy.max_expires_s = account->max_expires_s;
+	}
+	struct registration_result res;
+	binding_table_apply_register(r->table, &policy, &req, &res);
+
+	/* 8. The answer. */
+	struct response_writer w;
+	response_begin(&w, out, out_cap, res.status_code, res.reason, msg, src);
+	if (res.status_code == 423) {
+		response_append_str(&w, "Min-Expires: ");
+		response_append_u32(&w, res.min_expires_s);
+		response_append(&w, "\r\n", 2);
+	} else if (res.status_code == 503) {
+		response_append_str(&w, "Retry-After: 5\r\n");
+	} else if (res.status_code == 200) {
+		for (uint32_t i = 0; i < res.n_contacts; i++) {
+			const struct store_binding_data *b = binding_table_get(r->table, res.contacts[i].binding);
+			size_t len;
+			const char *uri;
+			if (!b)
+				continue;
+			uri = store_binding_string(b, STORE_STR_CONTACT, &len);
+			response_append_str(&w, "Contact: <");
+			response_append(&w, uri, len);
+			response_append_str(&w, ">;expires=");
+			response_append_u32(&w, res.contacts[i].expires_s);
+			size_t inst_len;
+			const char *inst = store_binding_string(b, STORE_STR_INSTANCE, &inst_len);
+			if (inst_len) {
+				response_append_str(&w, ";+sip.instance=\"");
+				response_append(&w, inst, inst_len);
+				response_append(&w, "\"", 1);
+			}
+			if (b->flags & STORE_BINDING_HAS_REG_ID) {
+				response_append_str(&w, ";reg-id=");
+				response_append_u32(&w, b->reg_id);
+			}
+			response_append(&w, "\r\n", 2);
+		}
+		for (unsigned i = 0; i < msg->path_count; i++) {
+			response_append_str(&w, "Path: ");
+			response_append_slice(&w, msg->path[i]);
+			response_append(&w, "\r\n", 2);
+		}
+		if (res.outbound)
+			response_append_str(&w, "Require: outbound\r\n");
+		refresh_date(r, now_s);
+		response_append_str(&w, "Date: ");
+		response_append_str(&w, r->date);
+		response_append(&w, "\r\n", 2);
+	}
+	return finish(r, &w, res.status_code, out_len);
+}
+
+enum registrar_action registrar_handle(struct registrar *r, const char *payload, uint32_t len,
+				       const struct sip_source *src, int64_t now_s,
+				       bool allow_handoff, char *out, uint32_t out_cap,
+				       uint32_t *out_len, uint32_t *owner)
+{
+	struct sip_msg msg;
+	enum sip_parse_status st = sip_parse(payload, len, &msg);
+
+	if (st != SIP_PARSE_OK) {
+		struct response_writer w;
+		if (!response_begin_raw(&w, out, out_cap, 400, sip_parse_status_reason(st), payload, len)) {
+			count(r, STAT_drop_unparseable);
+			return REGISTRAR_DROP;
+		}
+		return finish(r, &w, 400, out_len);
+	}
+	if (!msg.is_request) {
+		count(r, STAT_drop_sip_response);
+		return REGISTRAR_DROP;
+	}
+	switch (msg.method) {
+	case SIP_METHOD_REGISTER:
+		return handle_register(r, &msg, src, now_s, allow_handoff, out, out_cap, out_len, owner);
+	case SIP_METHOD_OPTIONS: {
+		struct response_writer w;
+		count(r, STAT_rx_options);
+		response_begin(&w, out, out_cap, 200, "OK", &msg, src);
+		response_header(&w, "Allow", ALLOW);
+		response_header(&w, "Accept", "application/sdp");
+		return finish(r, &w, 200, out_len);
+	}
+	case SIP_METHOD_ACK:
+		count(r, STAT_drop_ack);
+		return REGISTRAR_DROP;
+	default: {
+		struct response_writer w;
+		count(r, STAT_rx_other_method);
+		response_begin(&w, out, out_cap, 405, "Method Not Allowed", &msg, src);
+		response_header(&w, "Allow", ALLOW);
+		return finish(r, &w, 405, out_len);
+	}
+	}
+}
+
+enum registrar_action registrar_reply_busy(struct registrar *r, const char *payload, uint32_t len,
+					   const struct sip_source *src, char *out,
+					   uint32_t out_cap, uint32_t *out_len)
+{
+	struct sip_msg msg;
+	struct response_writer w;
+
+	if (sip_parse(payload, len, &msg) != SIP_PARSE_OK || !msg.is_request) {
+		count(r, STAT_drop_unparseable);
+		return REGISTRAR_DROP;
+	}
+	response_begin(&w, out, out_cap, 503, "Service Unavailable", &msg, src);
+	response_append_str(&w, "Retry-After: 5\r\n");
+	return finish(r, &w, 503, out_len);
+}

@@ -1,0 +1,82 @@
+/* registrar.h — what a phone sees: DESIGN.md "SIP behaviour" for one
+ * datagram, from parse to the response text.
+ *
+ * One struct registrar per worker. registrar_handle() is the whole
+ * transaction logic of the packet path: parse, method dispatch, domain,
+ * Require, authentication by account mode, AOR ownership, the binding
+ * table's decision, the response. It allocates nothing and never blocks;
+ * every outcome increments one counter of the worker's stats row.
+ */
+#ifndef SIPREG_REGISTRAR_H
+#define SIPREG_REGISTRAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "account_table.h"
+#include "binding_table.h"
+#include "digest.h"
+#include "replay_cache.h"
+#include "sip_response.h"
+
+#define REGISTRAR_MAX_DOMAINS 16
+#define REGISTRAR_DOMAIN_MAX 128
+
+enum respond_unknown {
+	RESPOND_UNKNOWN_CHALLENGE,   /* unknown users get the same 401/403 as known ones */
+	RESPOND_UNKNOWN_DROP,        /* silence for unknown users and unknown IP sources */
+};
+
+/* Read-only after start; shared by all workers. */
+struct registrar_config {
+	unsigned n_domains;
+	char domains[REGISTRAR_MAX_DOMAINS][REGISTRAR_DOMAIN_MAX]; /* lower case */
+	uint32_t nonce_validity_s;
+	uint32_t expiring_window_s;
+	enum respond_unknown respond_unknown;
+	struct store_policy policy;  /* global defaults; accounts override */
+};
+
+/* Parses "a.example, B.example" into cfg->domains (lower-cased). Returns 0,
+ * or -1 when empty, too many, or a name is too long. */
+int registrar_config_set_domains(struct registrar_config *cfg, const char *list);
+
+struct registrar {
+	const struct registrar_config *cfg;
+	struct binding_table *table;           /* this worker's */
+	struct digest_engine *digest;
+	struct replay_cache *replay;
+	struct account_table *const *accounts; /* current table, swapped on reload */
+	uint64_t *counters;                    /* this worker's stats row */
+	uint32_t worker;
+	uint32_t n_workers;
+	int64_t date_s;                        /* second the Date text is for */
+	char date[40];
+	char scratch[1024];                    /* joined Path values */
+};
+
+enum registrar_action {
+	REGISTRAR_DROP,      /* nothing to send (counted) */
+	REGISTRAR_REPLY,     /* out[0..*out_len) is the response */
+	REGISTRAR_HANDOFF,   /* another worker owns the AOR: *owner */
+};
+
+/* Handles one datagram payload from src at now_s. allow_handoff is false
+ * when the request was handed to this worker by another one (this worker
+ * is then the owner). Returns the action; on REGISTRAR_REPLY the response
+ * is in out (never longer than out_cap; a response that does not fit is
+ * dropped and counted). Malformed input is answered 400 when the request's
+ * Via, From, To, Call-ID and CSeq can be found, else dropped. */
+enum registrar_action registrar_handle(struct registrar *r, const char *payload, uint32_t len,
+				       const struct sip_source *src, int64_t now_s,
+				       bool allow_handoff, char *out, uint32_t out_cap,
+				       uint32_t *out_len, uint32_t *owner);
+
+/* Answers 503 with Retry-After to a request that cannot be processed now
+ * (the owner's hand-off ring is full). Same return contract as
+ * registrar_handle, without hand-off. */
+enum registrar_action registrar_reply_busy(struct registrar *r, const char *payload, uint32_t len,
+					   const struct sip_source *src, char *out,
+					   uint32_t out_cap, uint32_t *out_len);
+
+#endif

@@ -1,0 +1,71 @@
+/* replay_cache.c — 4-way set-associative (nonce, cnonce) -> highest nc. */
+#include "replay_cache.h"
+
+#include <rte_jhash.h>
+#include <rte_malloc.h>
+
+#define WAYS 4
+
+struct replay_entry {
+	uint64_t key;        /* 0: empty */
+	uint32_t nc;
+	uint32_t seen_at_s;
+};
+
+struct replay_cache {
+	uint32_t set_mask;
+	struct replay_entry *entries;  /* sets of WAYS entries */
+};
+
+struct replay_cache *replay_cache_create(uint32_t entries, int socket_id)
+{
+	uint32_t sets = 16;
+	struct replay_cache *c = rte_zmalloc_socket("replay_cache", sizeof(*c), 0, socket_id);
+
+	if (!c)
+		return NULL;
+	while (sets * WAYS < entries && sets < (1u << 28))
+		sets <<= 1;
+	c->set_mask = sets - 1;
+	c->entries = rte_zmalloc_socket("replay_entries", sizeof(struct replay_entry) * sets * WAYS,
+					RTE_CACHE_LINE_SIZE, socket_id);
+	if (!c->entries) {
+		rte_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void replay_cache_free(struct replay_cache *c)
+{
+	if (!c)
+		return;
+	rte_free(c->entries);
+	rte_free(c);
+}
+
+bool replay_cache_seen(struct replay_cache *c, const char *nonce, size_t nonce_len,
+		       const char *cnonce, size_t cnonce_len, uint32_t nc, uint32_t now_s)
+{
+	uint32_t h1 = rte_jhash(nonce, (uint32_t)nonce_len, 0x5eed);
+	uint32_t h2 = rte_jhash(cnonce, (uint32_t)cnonce_len, h1);
+	uint64_t key = ((uint64_t)h1 << 32 | h2) | 1;   /* never 0 (empty) */
+	struct replay_entry *set = &c->entries[(h2 & c->set_mask) * WAYS];
+	struct replay_entry *victim = &set[0];
+
+	for (int i = 0; i < WAYS; i++) {
+		if (set[i].key == key) {
+			if (nc <= set[i].nc)
+				return true;
+			set[i].nc = nc;
+			set[i].seen_at_s = now_s;
+			return false;
+		}
+		if (set[i].key == 0 || set[i].seen_at_s < victim->seen_at_s)
+			victim = &set[i];
+	}
+	victim->key = key;
+	victim->nc = nc;
+	victim->seen_at_s = now_s;
+	return false;
+}

@@ -1,0 +1,254 @@
+/* sip_response.c — response text from a parsed request, without printf. */
+#include "sip_response.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <strings.h>
+
+void response_append(struct response_writer *w, const char *s, size_t n)
+{
+	if (w->overflow || n > w->cap - w->len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+void response_append_str(struct response_writer *w, const char *s)
+{
+	response_append(w, s, strlen(s));
+}
+
+void response_append_slice(struct response_writer *w, struct sip_slice s)
+{
+	response_append(w, s.ptr, s.len);
+}
+
+void response_append_u32(struct response_writer *w, uint32_t v)
+{
+	char digits[10];
+	int n = 0;
+
+	do {
+		digits[9 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	response_append(w, digits + 10 - n, (size_t)n);
+}
+
+void response_header(struct response_writer *w, const char *name, const char *value)
+{
+	response_append_str(w, name);
+	response_append(w, ": ", 2);
+	response_append_str(w, value);
+	response_append(w, "\r\n", 2);
+}
+
+void response_append_source_ip(struct response_writer *w, const struct sip_source *src)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if (src->ip_version == 4) {
+		/* Hot path: four small numbers, no inet_ntop. */
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				response_append(w, ".", 1);
+			response_append_u32(w, src->addr[i]);
+		}
+		return;
+	}
+	if (!inet_ntop(AF_INET6, src->addr, text, sizeof(text))) {
+		w->overflow = true;
+		return;
+	}
+	response_append_str(w, text);
+}
+
+static void append_host_port(struct response_writer *w, struct sip_slice host, bool ipv6,
+			     bool has_port, uint16_t port)
+{
+	if (ipv6)
+		response_append(w, "[", 1);
+	response_append_slice(w, host);
+	if (ipv6)
+		response_append(w, "]", 1);
+	if (has_port) {
+		response_append(w, ":", 1);
+		response_append_u32(w, port);
+	}
+}
+
+/* Via as received, except on the top one: received= and rport= carry the
+ * source address (RFC 3261 §18.2.1, RFC 3581 §4), replacing any such
+ * parameters the client put there. */
+static void append_via(struct response_writer *w, const struct sip_via *via, bool top,
+		       const struct sip_source *src)
+{
+	struct sip_slice rest = via->params, name, value;
+
+	response_append(w, "Via: ", 5);
+	response_append_slice(w, via->protocol);
+	response_append(w, "/", 1);
+	response_append_slice(w, via->version);
+	response_append(w, "/", 1);
+	response_append_slice(w, via->transport);
+	response_append(w, " ", 1);
+	append_host_port(w, via->host, via->host_is_ipv6, via->has_port, via->port);
+	if (!top) {
+		if (via->params.len) {
+			response_append(w, ";", 1);
+			response_append_slice(w, via->params);
+		}
+		response_append(w, "\r\n", 2);
+		return;
+	}
+	while (sip_param_next(&rest, &name, &value)) {
+		if (sip_slice_eq_lit_nocase(name, "received") || sip_slice_eq_lit_nocase(name, "rport"))
+			continue;
+		response_append(w, ";", 1);
+		response_append_slice(w, name);
+		if (value.ptr) {
+			response_append(w, "=", 1);
+			/* sip_param_next strips quotes; no Via parameter we echo
+			 * other than these two is ever quoted by real phones. */
+			response_append_slice(w, value);
+		}
+	}
+	response_append(w, ";received=", 10);
+	response_append_source_ip(w, src);
+	if (via->has_rport) {
+		response_append(w, ";rport=", 7);
+		response_append_u32(w, src->port);
+	}
+	response_append(w, "\r\n", 2);
+}
+
+static void append_name_addr(struct response_writer *w, const struct sip_name_addr *a)
+{
+	if (a->display.len) {
+		if (a->display_quoted)
+			response_append(w, "\"", 1);
+		response_append_slice(w, a->display);
+		response_append(w, a->display_quoted ? "\" " : " ", a->display_quoted ? 2 : 1);
+	}
+	response_append(w, "<", 1);
+	response_append_slice(w, a->uri.raw);
+	response_append(w, ">", 1);
+	if (a->params.len) {
+		response_append(w, ";", 1);
+		response_append_slice(w, a->params);
+	}
+}
+
+static void append_to_tag(struct response_writer *w, struct sip_slice call_id)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char tag[16];
+
+	for (uint32_t i = 0; i < call_id.len; i++)
+		h = (h ^ (uint8_t)call_id.ptr[i]) * 0x100000001b3ULL;
+	for (int i = 0; i < 16; i++)
+		tag[i] = hex[(h >> (60 - 4 * i)) & 15];
+	response_append(w, ";tag=", 5);
+	response_append(w, tag, sizeof(tag));
+}
+
+void response_begin(struct response_writer *w, char *buf, size_t cap, unsigned code,
+		    const char *reason, const struct sip_msg *req,
+		    const struct sip_source *src)
+{
+	w->buf = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->overflow = false;
+
+	response_append(w, "SIP/2.0 ", 8);
+	response_append_u32(w, code);
+	response_append(w, " ", 1);
+	response_append_str(w, reason);
+	response_append(w, "\r\n", 2);
+	for (unsigned i = 0; i < req->via_count; i++)
+		append_via(w, &req->via[i], i == 0, src);
+	response_append(w, "From: ", 6);
+	append_name_addr(w, &req->from.addr);
+	response_append(w, "\r\nTo: ", 6);
+	append_name_addr(w, &req->to.addr);
+	if (!req->to.tag.ptr)
+		append_to_tag(w, req->call_id);
+	response_append(w, "\r\nCall-ID: ", 11);
+	response_append_slice(w, req->call_id);
+	response_append(w, "\r\nCSeq: ", 8);
+	response_append_u32(w, req->cseq);
+	response_append(w, " ", 1);
+	response_append_slice(w, req->cseq_method_raw);
+	response_append(w, "\r\n", 2);
+}
+
+int response_finish(struct response_writer *w)
+{
+	response_append(w, "Content-Length: 0\r\n\r\n", 21);
+	return w->overflow ? -1 : (int)w->len;
+}
+
+/* Which of the five headers a 400 must echo this line is: 0 none, else a
+ * bit (1 Via, 2 From, 4 To, 8 Call-ID, 16 CSeq). */
+static unsigned dialog_header_bit(const char *line, size_t n)
+{
+	static const struct { const char *name; unsigned bit; } names[] = {
+		{ "via", 1 }, { "v", 1 }, { "from", 2 }, { "f", 2 }, { "to", 4 }, { "t", 4 },
+		{ "call-id", 8 }, { "i", 8 }, { "cseq", 16 },
+	};
+	size_t name_len = 0;
+
+	while (name_len < n && line[name_len] != ':' && line[name_len] != ' ' &&
+	       line[name_len] != '\t')
+		name_len++;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == name_len &&
+		    strncasecmp(line, names[i].name, name_len) == 0)
+			return names[i].bit;
+	return 0;
+}
+
+bool response_begin_raw(struct response_writer *w, char *buf, size_t cap, unsigned code,
+			const char *reason, const char *payload, size_t len)
+{
+	const char *p = payload, *end = payload + len;
+	const char *eol = memchr(p, '\n', len);
+	unsigned seen = 0;
+
+	w->buf = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->overflow = false;
+	/* A request line ends in SIP/2.0; a response starts with it. */
+	if (!eol || eol - p < 12 || strncmp(p, "SIP/2.0", 7) == 0)
+		return false;
+	const char *version = eol - (eol[-1] == '\r' ? 8 : 7);
+	if (strncmp(version, "SIP/2.0", 7) != 0)
+		return false;
+	response_append(w, "SIP/2.0 ", 8);
+	response_append_u32(w, code);
+	response_append(w, " ", 1);
+	response_append_str(w, reason);
+	response_append(w, "\r\n", 2);
+	for (p = eol + 1; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			break;
+		size_t n = (size_t)(eol - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;                  /* end of headers */
+		unsigned bit = dialog_header_bit(p, n);
+		if (!bit)
+			continue;
+		seen |= bit;
+		response_append(w, p, n);
+		response_append(w, "\r\n", 2);
+	}
+	return seen == 31 && !w->overflow;
+}

@@ -1,0 +1,63 @@
+/* sip_response.h — write a SIP response to a request into a buffer.
+ *
+ * The hot path builds every answer here (200, 401, 403, 404, 405, 420,
+ * 423, 500, 503, and 400 with the parser's reason), so it uses memcpy and
+ * a small integer formatter rather than printf. A response that does not
+ * fit the buffer is reported, never truncated.
+ */
+#ifndef SIPREG_SIP_RESPONSE_H
+#define SIPREG_SIP_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sip_parser.h"
+
+struct sip_source {
+	uint8_t ip_version;           /* 4 or 6 */
+	uint8_t addr[16];             /* IPv4 in the first 4 bytes, network order */
+	uint16_t port;                /* host order */
+};
+
+struct response_writer {
+	char *buf;
+	size_t cap;
+	size_t len;
+	bool overflow;                /* something did not fit: do not send */
+};
+
+/* Starts a response: the status line, then the request's Via headers (the
+ * top one with RFC 3581 received= and rport=), From, To (with a tag derived
+ * from the Call-ID when the request has none, so retransmissions get the
+ * same tag), Call-ID and CSeq. req must be a parsed request. */
+void response_begin(struct response_writer *w, char *buf, size_t cap, unsigned code,
+		    const char *reason, const struct sip_msg *req,
+		    const struct sip_source *src);
+
+/* Starts a response to a request that did not parse: copies its Via,
+ * From, To, Call-ID and CSeq header lines verbatim (long or compact
+ * names), bounded by len. Returns false (w then holds nothing useful) when
+ * one of them is missing or the start line is not a request. */
+bool response_begin_raw(struct response_writer *w, char *buf, size_t cap, unsigned code,
+			const char *reason, const char *payload, size_t len);
+
+/* Appends raw bytes / a NUL-terminated string / a slice / a decimal. On
+ * overflow sets w->overflow and appends nothing more. */
+void response_append(struct response_writer *w, const char *s, size_t n);
+void response_append_str(struct response_writer *w, const char *s);
+void response_append_slice(struct response_writer *w, struct sip_slice s);
+void response_append_u32(struct response_writer *w, uint32_t v);
+
+/* Appends "Name: value\r\n". */
+void response_header(struct response_writer *w, const char *name, const char *value);
+
+/* Appends the source address as text (dotted quad or IPv6 without
+ * brackets). */
+void response_append_source_ip(struct response_writer *w, const struct sip_source *src);
+
+/* Appends "Content-Length: 0" and the empty line. Returns the response
+ * length, or -1 when it did not fit (w->overflow). */
+int response_finish(struct response_writer *w);
+
+#endif
