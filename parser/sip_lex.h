@@ -73,19 +73,25 @@ static inline struct sip_slice sip_mk(const char *a, const char *b)
 
 /* Skips a quoted string starting at p (which points at '"'). Returns the
  * pointer just past the closing quote, or NULL when it is not closed
- * inside [p, end). A backslash escapes the next byte (RFC 3261 quoted-pair). */
+ * inside [p, end) or when it holds a control character (RFC 3261 §25.1
+ * qdtext / quoted-pair). */
 static inline const char *sip_skip_quoted(const char *p, const char *end)
 {
 	p++;
 	while (p < end) {
-		if (*p == '"')
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
 			return p + 1;
-		if (*p == '\\') {
-			if (p + 1 >= end)
+		if (c == '\\') {
+			/* quoted-pair = "\" ( %x00-09 / %x0B-0C / %x0E-7F ) */
+			if (p + 1 >= end || p[1] == '\r' || p[1] == '\n' || (unsigned char)p[1] > 0x7f)
 				return NULL;
 			p += 2;
 			continue;
 		}
+		/* qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII */
+		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+			return NULL;
 		p++;
 	}
 	return NULL;

@@ -354,7 +354,7 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 	/* other-response = auth-scheme LWS auth-param *(COMMA auth-param);
 	 * its params are checked for syntax but not stored */
 	if (p >= end)
-		return !cr->is_digest;
+		return false;
 	while (p < end) {
 		const char *n = p;
 		p = sip_skip_class(p, end, SIP_CC_TOKEN);
@@ -366,7 +366,8 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 			return false;
 		p = sip_skip_lws(p + 1, end);
 		struct sip_slice val;
-		if (p < end && *p == '"') {
+		bool quoted = p < end && *p == '"';
+		if (quoted) {
 			q = sip_skip_quoted(p, end);
 			if (q == NULL)
 				return false;
@@ -389,18 +390,26 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 		}
 		struct sip_slice *dst = NULL;
 		const char *s = name.ptr;
+		/* RFC 3261 §25.1: username, realm, nonce, uri, response, cnonce
+		 * and opaque are quoted-strings; algorithm, qop and nc are
+		 * tokens, but phones quote them too, so both are accepted. */
+		bool must_quote = true;
 		if (!cr->is_digest)
 			continue;
 		switch (name.len) {
 		case 2:
-			if (sip_eq_lower(s, "nc", 2))
+			if (sip_eq_lower(s, "nc", 2)) {
 				dst = &cr->nc;
+				must_quote = false;
+			}
 			break;
 		case 3:
-			if (sip_eq_lower(s, "uri", 3))
+			if (sip_eq_lower(s, "uri", 3)) {
 				dst = &cr->uri;
-			else if (sip_eq_lower(s, "qop", 3))
+			} else if (sip_eq_lower(s, "qop", 3)) {
 				dst = &cr->qop;
+				must_quote = false;
+			}
 			break;
 		case 5:
 			if (sip_eq_lower(s, "realm", 5))
@@ -421,13 +430,17 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 				dst = &cr->response;
 			break;
 		case 9:
-			if (sip_eq_lower(s, "algorithm", 9))
+			if (sip_eq_lower(s, "algorithm", 9)) {
 				dst = &cr->algorithm;
+				must_quote = false;
+			}
 			break;
 		default:
 			break;
 		}
 		if (dst != NULL) {
+			if (must_quote && !quoted)
+				return false;
 			if (dst->ptr != NULL)
 				return false; /* a directive twice: ambiguous */
 			*dst = val;

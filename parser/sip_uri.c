@@ -49,12 +49,20 @@ bool sip_slice_to_u32(struct sip_slice s, uint32_t *out)
 	return true;
 }
 
+/* gen-value = token / host (RFC 3261 §25.1) and URI paramchar
+ * (§19.1.1: param-unreserved / unreserved / escaped) */
+static bool is_param_value_char(unsigned char c)
+{
+	return sip_is(c, SIP_CC_TOKEN) || c == '[' || c == ']' || c == ':' || c == '/' || c == '&' ||
+	       c == '$' || c == '(' || c == ')';
+}
+
 bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_slice *value)
 {
+	if (rest->ptr == NULL)
+		return false;
 	const char *p = rest->ptr;
 	const char *end = p + rest->len;
-	if (p == NULL)
-		return false;
 	p = sip_skip_lws(p, end);
 	if (p >= end || *p != ';')
 		return false;
@@ -77,7 +85,7 @@ bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_s
 			p = q;
 		} else {
 			const char *v = p;
-			while (p < end && *p != ';' && !sip_is_lws(*p))
+			while (p < end && is_param_value_char((unsigned char)*p))
 				p++;
 			if (p == v)
 				return false;
@@ -121,6 +129,20 @@ static bool all_in(const char *p, const char *end, uint8_t cls)
 	return true;
 }
 
+static bool valid_uri_headers(const char *p, const char *end)
+{
+	for (;;) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *he = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(he - p));
+		if (eq == NULL || eq == p)
+			return false;
+		if (amp == NULL)
+			return true;
+		p = amp + 1;
+	}
+}
+
 bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 {
 	memset(uri, 0, sizeof(*uri));
@@ -155,10 +177,10 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 		return all_in(p, end, SIP_CC_URIC);
 	}
 
-	/* userinfo: up to an '@' that comes before any '?' */
-	const char *qmark = memchr(p, '?', (size_t)(end - p));
-	const char *limit = qmark ? qmark : end;
-	const char *at = memchr(p, '@', (size_t)(limit - p));
+	/* userinfo: up to the '@' (RFC 3261 §25.1: '@' cannot appear unescaped
+	 * in the user, password, parameters or headers, but '?' and ';' can be
+	 * in the user part) */
+	const char *at = memchr(p, '@', (size_t)(end - p));
 	if (at != NULL) {
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 		const char *user_end = colon ? colon : at;
@@ -183,9 +205,8 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 		uri->has_port = true;
 	}
 	if (p < end && *p == ';') {
+		const char *qmark = memchr(p, '?', (size_t)(end - p));
 		const char *pe = qmark ? qmark : end;
-		if (pe < p)
-			return false;
 		if (!all_in(p + 1, pe, SIP_CC_URIC))
 			return false;
 		uri->params = sip_mk(p, pe);
@@ -199,7 +220,8 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 		}
 	}
 	if (p < end && *p == '?') {
-		if (!all_in(p + 1, end, SIP_CC_URIC))
+		/* headers = "?" header *( "&" header ), header = hname "=" hvalue */
+		if (!all_in(p + 1, end, SIP_CC_URIC) || !valid_uri_headers(p + 1, end))
 			return false;
 		uri->headers = sip_mk(p + 1, end);
 		p = end;
