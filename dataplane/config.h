@@ -33,8 +33,10 @@ struct dataplane_config {
 	/* [sip] */
 	uint16_t sip_port;
 	char domains[CONFIG_STR_MAX];   /* comma-separated */
+	char realm[CONFIG_STR_MAX];     /* "" = the first domain */
 	unsigned nonce_validity_s;
 	unsigned respond_unknown;       /* 0 challenge, 1 drop */
+	unsigned challenge_first;       /* 0 MD5, 1 SHA-256 */
 	/* [policy] */
 	unsigned default_expires_s;
 	unsigned min_expires_s;

@@ -193,28 +193,6 @@ bool digest_response_matches(struct digest_engine *e, const char *ha1,
 	return diff == 0;
 }
 
-int digest_ha1_hex(enum digest_algorithm alg, const char *username, const char *realm,
-		   const char *password, char *out, size_t out_len)
-{
-	uint8_t h[EVP_MAX_MD_SIZE];
-	unsigned h_len = 0;
-	const EVP_MD *md = alg == DIGEST_MD5 ? EVP_md5() : EVP_sha256();
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestInit_ex(ctx, md, NULL) &&
-		 EVP_DigestUpdate(ctx, username, strlen(username)) &&
-		 EVP_DigestUpdate(ctx, ":", 1) && EVP_DigestUpdate(ctx, realm, strlen(realm)) &&
-		 EVP_DigestUpdate(ctx, ":", 1) &&
-		 EVP_DigestUpdate(ctx, password, strlen(password)) &&
-		 EVP_DigestFinal_ex(ctx, h, &h_len);
-
-	EVP_MD_CTX_free(ctx);
-	if (!ok || out_len < h_len * 2 + 1)
-		return -1;
-	to_hex(h, h_len, out);
-	out[h_len * 2] = '\0';
-	return 0;
-}
-
 int digest_secret_load_or_create(const char *path, uint8_t secret[DIGEST_SECRET_LEN])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -82,12 +82,6 @@ struct digest_response_input {
 bool digest_response_matches(struct digest_engine *e, const char *ha1,
 			     const struct digest_response_input *in);
 
-/* Computes HA1 = H(username ":" realm ":" password) as lower-case hex into
- * out (33 or 65 bytes with the NUL). Returns 0, or -1 when OpenSSL fails.
- * Used by account import; not on the packet path. */
-int digest_ha1_hex(enum digest_algorithm alg, const char *username, const char *realm,
-		   const char *password, char *out, size_t out_len);
-
 /* Reads the nonce secret from path, or creates it (mode 0600, from the
  * kernel's random source) when the file does not exist. Returns 0, or a
  * negative errno (unreadable file, short file, no randomness). */

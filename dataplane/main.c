@@ -89,6 +89,14 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 			cfg->domains, REGISTRAR_MAX_DOMAINS, REGISTRAR_DOMAIN_MAX);
 		return -1;
 	}
+	const char *realm = cfg->realm[0] ? cfg->realm : rs->cfg.domains[0];
+	if (strlen(realm) >= sizeof(rs->cfg.realm)) {
+		fprintf(stderr, "sipreg-dataplane: config error: [sip] realm: longer than %zu characters\n",
+			sizeof(rs->cfg.realm) - 1);
+		return -1;
+	}
+	memcpy(rs->cfg.realm, realm, strlen(realm) + 1);
+	rs->cfg.sha256_first = cfg->challenge_first == 1;
 	rs->cfg.nonce_validity_s = cfg->nonce_validity_s;
 	rs->cfg.expiring_window_s = cfg->expiring_window_s;
 	rs->cfg.respond_unknown = cfg->respond_unknown ? RESPOND_UNKNOWN_DROP : RESPOND_UNKNOWN_CHALLENGE;

@@ -110,7 +110,11 @@ static void append_challenge(struct registrar *r, struct response_writer *w,
 			     struct sip_slice realm, const struct sip_source *src,
 			     int64_t now_s, bool stale)
 {
-	static const char *const algorithms[] = { "SHA-256", "MD5" };
+	/* RFC 7616 §3.7 lists challenges in order of preference, but many
+	 * deployed phones (and sipsak) read only the first one, so the order
+	 * is policy: [sip] challenge_first. */
+	const char *const algorithms[2] = { r->cfg->sha256_first ? "SHA-256" : "MD5",
+					    r->cfg->sha256_first ? "MD5" : "SHA-256" };
 	struct digest_source ds = { (uint8_t)(src->ip_version == 4 ? 4 : 16), { 0 } };
 	char nonce[DIGEST_NONCE_LEN];
 
@@ -119,7 +123,6 @@ static void append_challenge(struct registrar *r, struct response_writer *w,
 		w->overflow = true;
 		return;
 	}
-	/* RFC 7616 §3.7: the preferred algorithm first. */
 	for (int i = 0; i < 2; i++) {
 		response_append_str(w, "WWW-Authenticate: Digest realm=\"");
 		response_append_slice(w, realm);
@@ -395,7 +398,8 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 		}
 	}
 	if (mode == STORE_AUTH_DIGEST || mode == STORE_AUTH_IP_DIGEST) {
-		enum auth_outcome a = check_digest(r, msg, src, account, to->host, to->user, now_s,
+		struct sip_slice realm = { r->cfg->realm, (uint32_t)strlen(r->cfg->realm) };
+		enum auth_outcome a = check_digest(r, msg, src, account, realm, to->user, now_s,
 						   out, out_cap, out_len, &action);
 		if (a == AUTH_SILENT)
 			return REGISTRAR_DROP;

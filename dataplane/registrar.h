@@ -31,6 +31,8 @@ enum respond_unknown {
 struct registrar_config {
 	unsigned n_domains;
 	char domains[REGISTRAR_MAX_DOMAINS][REGISTRAR_DOMAIN_MAX]; /* lower case */
+	char realm[REGISTRAR_DOMAIN_MAX];   /* every challenge and HA1 uses it */
+	bool sha256_first;                  /* order of the two challenges */
 	uint32_t nonce_validity_s;
 	uint32_t expiring_window_s;
 	enum respond_unknown respond_unknown;

@@ -135,10 +135,8 @@ static void append_name_addr(struct response_writer *w, const struct sip_name_ad
 	response_append(w, "<", 1);
 	response_append_slice(w, a->uri.raw);
 	response_append(w, ">", 1);
-	if (a->params.len) {
-		response_append(w, ";", 1);
-		response_append_slice(w, a->params);
-	}
+	/* The parser's name-addr params start at their ';'. */
+	response_append_slice(w, a->params);
 }
 
 static void append_to_tag(struct response_writer *w, struct sip_slice call_id)
