@@ -19,7 +19,7 @@
 
 #define FLOOD_MAX_SOURCES   1024
 #define FLOOD_BATCH         64      /* datagrams per sendmmsg/recvmmsg call */
-#define FLOOD_MSG_MAX       2048    /* largest datagram built or accepted */
+#define FLOOD_MSG_MAX       4096    /* largest datagram built or accepted */
 #define FLOOD_NONCE_MAX     128
 #define FLOOD_OPAQUE_MAX    96
 #define FLOOD_REALM_MAX     96

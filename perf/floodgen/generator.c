@@ -77,6 +77,8 @@ struct tx_socket {
 	int fd;
 	char host[64];          /* local address as written in Via and Contact */
 	uint16_t port;
+	char hostport[80];      /* "host:port" */
+	size_t hostport_len;
 	unsigned n_pending;
 	struct mmsghdr msgs[FLOOD_BATCH];
 	struct iovec iov[FLOOD_BATCH];
@@ -97,6 +99,9 @@ struct generator {
 	struct ua *uas;
 	unsigned n_users;
 	char **csv_users, **csv_passwords;
+	char *names;            /* n_users names of name_stride bytes, from --user-format */
+	size_t name_stride;
+	size_t domain_len;
 	struct tx_socket *socks;
 	unsigned n_socks;
 	struct pollfd *pfds;
@@ -157,12 +162,15 @@ static uint64_t rng_next(struct generator *g)
 
 /* ---- user set -------------------------------------------------------- */
 
-static void user_name(const struct generator *g, uint32_t i, char *out, size_t cap)
+/* The name of user i: from the CSV, the precomputed table, or the format. */
+static const char *user_name(const struct generator *g, uint32_t i, char *buf, size_t cap)
 {
 	if (g->csv_users != NULL)
-		snprintf(out, cap, "%s", g->csv_users[i]);
-	else
-		snprintf(out, cap, g->cfg->user_format, (int)(g->cfg->user_base + i));
+		return g->csv_users[i];
+	if (g->names != NULL)
+		return g->names + (size_t)i * g->name_stride;
+	snprintf(buf, cap, g->cfg->user_format, (int)(g->cfg->user_base + i));
+	return buf;
 }
 
 static void user_password(const struct generator *g, uint32_t i, bool bad, char *out, size_t cap)
@@ -191,6 +199,11 @@ static int load_csv(struct generator *g, const char *path)
 		char *comma = strchr(line, ',');
 		if (comma == NULL || line[0] == '#')
 			continue;
+		if (comma - line > 63 || strlen(comma + 1) > 63) {
+			fprintf(stderr, "flood: %s: username or password longer than 63\n", path);
+			fclose(f);
+			return -1;
+		}
 		*comma = '\0';
 		if (n == cap) {
 			cap *= 2;
@@ -262,62 +275,128 @@ static void flush_all(struct generator *g)
 			flush_socket(g, &g->socks[i]);
 }
 
+/* Appenders for build_request: snprintf was 15 % of the generator's time
+ * at its ceiling (perf record, against the responder). */
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static char *put_str(char *p, const char *s)
+{
+	return put(p, s, strlen(s));
+}
+
+static char *put_u32(char *p, uint32_t v)
+{
+	char tmp[10];
+	unsigned n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n != 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* Fixed width, lowercase: nc and cnonce ("%08x"). */
+static char *put_hex8(char *p, uint32_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 7; i >= 0; i--)
+		*p++ = hex[(v >> (4 * i)) & 15];
+	return p;
+}
+
+/*
+ * Every field has a bounded length (domain < 128, user < 96, host:port < 80,
+ * realm/nonce/opaque below their FLOOD_*_MAX), so a request stays well under
+ * FLOOD_MSG_MAX; the check at the end is a guard, not a limit.
+ */
 static int build_request(struct generator *g, uint32_t idx, char *buf, size_t cap)
 {
 	const struct flood_config *cfg = g->cfg;
 	struct ua *ua = &g->uas[idx];
 	struct tx_socket *s = &g->socks[socket_of(g, idx)];
-	char user[96];
-	int n;
+	char user_buf[96];
+	const char *user = user_name(g, idx, user_buf, sizeof(user_buf));
+	char *p = buf;
 
-	user_name(g, idx, user, sizeof(user));
-	n = snprintf(buf, cap,
-		"REGISTER sip:%s SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bK%x.%u.%u\r\n"
-		"Max-Forwards: 70\r\n"
-		"From: <sip:%s@%s>;tag=%x.%u\r\n"
-		"To: <sip:%s@%s>\r\n"
-		"Call-ID: %u.%x@flood\r\n"
-		"CSeq: %u REGISTER\r\n"
-		"Contact: <sip:%s@%s:%u>\r\n"
-		"Expires: %u\r\n",
-		cfg->domain,
-		s->host, s->port, g->run_id, idx, ua->cseq,
-		user, cfg->domain, g->run_id, idx,
-		user, cfg->domain,
-		idx, g->run_id,
-		ua->cseq,
-		user, s->host, s->port,
-		ua->op == OP_UNREGISTER ? 0 : cfg->expires_s);
-	if (n < 0 || (size_t)n >= cap)
-		return -1;
+	p = PUT_LIT(p, "REGISTER sip:");
+	p = put(p, cfg->domain, g->domain_len);
+	p = PUT_LIT(p, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
+	p = put(p, s->hostport, s->hostport_len);
+	p = PUT_LIT(p, ";rport;branch=z9hG4bK");
+	p = put_hex8(p, g->run_id);
+	*p++ = '.';
+	p = put_u32(p, idx);
+	*p++ = '.';
+	p = put_u32(p, ua->cseq);
+	p = PUT_LIT(p, "\r\nMax-Forwards: 70\r\nFrom: <sip:");
+	p = put_str(p, user);
+	*p++ = '@';
+	p = put(p, cfg->domain, g->domain_len);
+	p = PUT_LIT(p, ">;tag=");
+	p = put_hex8(p, g->run_id);
+	*p++ = '.';
+	p = put_u32(p, idx);
+	p = PUT_LIT(p, "\r\nTo: <sip:");
+	p = put_str(p, user);
+	*p++ = '@';
+	p = put(p, cfg->domain, g->domain_len);
+	p = PUT_LIT(p, ">\r\nCall-ID: ");
+	p = put_u32(p, idx);
+	*p++ = '.';
+	p = put_hex8(p, g->run_id);
+	p = PUT_LIT(p, "@flood\r\nCSeq: ");
+	p = put_u32(p, ua->cseq);
+	p = PUT_LIT(p, " REGISTER\r\nContact: <sip:");
+	p = put_str(p, user);
+	*p++ = '@';
+	p = put(p, s->hostport, s->hostport_len);
+	p = PUT_LIT(p, ">\r\nExpires: ");
+	p = put_u32(p, ua->op == OP_UNREGISTER ? 0 : cfg->expires_s);
+	p = PUT_LIT(p, "\r\n");
 	if (ua->state == UA_WAIT_FINAL && !cfg->no_auth) {
-		int m;
-		char alg[32] = "";
-		if (ua->has_algo_param)
-			snprintf(alg, sizeof(alg), ", algorithm=%s", ua->algo == DIGEST_SHA256 ? "SHA-256" : "MD5");
-		char opq[FLOOD_OPAQUE_MAX + 16] = "";
-		if (ua->opaque[0] != '\0')
-			snprintf(opq, sizeof(opq), ", opaque=\"%s\"", ua->opaque);
-		if (ua->has_qop)
-			m = snprintf(buf + n, cap - (size_t)n,
-				"Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", "
-				"uri=\"sip:%s\", response=\"%s\"%s%s, qop=auth, nc=%08x, cnonce=\"%08x\"\r\n",
-				user, g->realm, ua->nonce, cfg->domain, ua->response, alg, opq,
-				ua->nc, ua->cnonce);
-		else
-			m = snprintf(buf + n, cap - (size_t)n,
-				"Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", "
-				"uri=\"sip:%s\", response=\"%s\"%s%s\r\n",
-				user, g->realm, ua->nonce, cfg->domain, ua->response, alg, opq);
-		if (m < 0 || (size_t)m >= cap - (size_t)n)
-			return -1;
-		n += m;
+		p = PUT_LIT(p, "Authorization: Digest username=\"");
+		p = put_str(p, user);
+		p = PUT_LIT(p, "\", realm=\"");
+		p = put_str(p, g->realm);
+		p = PUT_LIT(p, "\", nonce=\"");
+		p = put_str(p, ua->nonce);
+		p = PUT_LIT(p, "\", uri=\"sip:");
+		p = put(p, cfg->domain, g->domain_len);
+		p = PUT_LIT(p, "\", response=\"");
+		p = put_str(p, ua->response);
+		*p++ = '"';
+		if (ua->has_algo_param) {
+			if (ua->algo == DIGEST_SHA256)
+				p = PUT_LIT(p, ", algorithm=SHA-256");
+			else
+				p = PUT_LIT(p, ", algorithm=MD5");
+		}
+		if (ua->opaque[0] != '\0') {
+			p = PUT_LIT(p, ", opaque=\"");
+			p = put_str(p, ua->opaque);
+			*p++ = '"';
+		}
+		if (ua->has_qop) {
+			p = PUT_LIT(p, ", qop=auth, nc=");
+			p = put_hex8(p, ua->nc);
+			p = PUT_LIT(p, ", cnonce=\"");
+			p = put_hex8(p, ua->cnonce);
+			*p++ = '"';
+		}
+		p = PUT_LIT(p, "\r\n");
 	}
-	int m = snprintf(buf + n, cap - (size_t)n, "User-Agent: sipreg-flood\r\nContent-Length: 0\r\n\r\n");
-	if (m < 0 || (size_t)m >= cap - (size_t)n)
-		return -1;
-	return n + m;
+	p = PUT_LIT(p, "User-Agent: sipreg-flood\r\nContent-Length: 0\r\n\r\n");
+	if ((size_t)(p - buf) > cap)
+		abort();        /* cannot happen with the bounded fields above */
+	return (int)(p - buf);
 }
 
 /* Queues the UA's current request (new or retransmitted) on its socket. */
@@ -357,8 +436,8 @@ static void send_new_request(struct generator *g, uint32_t idx, enum ua_state st
 		snprintf(cnonce, sizeof(cnonce), "%08x", ua->cnonce);
 		char ha1[FLOOD_HEX_MAX];
 		if (ua->bad || !ua->ha1_valid) {
-			char user[96], pw[96];
-			user_name(g, idx, user, sizeof(user));
+			char user_buf[96], pw[96];
+			const char *user = user_name(g, idx, user_buf, sizeof(user_buf));
 			user_password(g, idx, ua->bad, pw, sizeof(pw));
 			digest_ha1(ua->algo, user, g->realm, pw, ha1);
 			if (!ua->bad) {
@@ -610,7 +689,10 @@ static void run_phase(struct generator *g)
 {
 	const struct flood_config *cfg = g->cfg;
 	double rate = g->setup ? 0 : cfg->rate;
-	/* burst allowance: 2 ms of tokens, at least one batch */
+	/* Pacing: operations start in steps of 1 ms worth of tokens (1 to one
+	 * batch), so each wake-up fills a sendmmsg batch instead of sending
+	 * one datagram per syscall; up to 2 ms of tokens may accumulate. */
+	double step = rate / 1000 < 1 ? 1 : rate / 1000 > FLOOD_BATCH ? FLOOD_BATCH : rate / 1000;
 	double burst = rate * 0.002 > FLOOD_BATCH ? rate * 0.002 : FLOOD_BATCH;
 
 	for (;;) {
@@ -629,7 +711,8 @@ static void run_phase(struct generator *g)
 				g->tokens = burst;
 			g->tokens_ns = now;
 		}
-		while (g->st.ops_started < g->op_target && g->inflight < cfg->window &&
+		bool paced_ok = rate <= 0 || g->tokens >= step;
+		while (paced_ok && g->st.ops_started < g->op_target && g->inflight < cfg->window &&
 		       g->idle_n != 0 && (rate <= 0 || g->tokens >= 1.0) && started < 4 * FLOOD_BATCH) {
 			start_op(g, now);
 			started++;
@@ -642,12 +725,12 @@ static void run_phase(struct generator *g)
 		 * sleep until a response, a timer, a token or the end. */
 		uint64_t wait_ns = 0;
 		bool can_start = g->st.ops_started < g->op_target && g->inflight < cfg->window && g->idle_n != 0;
-		if (!(can_start && (rate <= 0 || g->tokens >= 1.0))) {
+		if (!(can_start && (rate <= 0 || g->tokens >= step))) {
 			uint64_t wake = next_timer_ns(g);
 			if (g->phase_end_ns < wake)
 				wake = g->phase_end_ns;
 			if (rate > 0 && can_start) {
-				uint64_t t = now + (uint64_t)((1.0 - g->tokens) / rate * 1e9);
+				uint64_t t = now + (uint64_t)((step - g->tokens) / rate * 1e9);
 				if (t < wake)
 					wake = t;
 			}
@@ -814,6 +897,7 @@ static int open_socket(struct generator *g, struct tx_socket *s, const struct fl
 		snprintf(s->host, sizeof(s->host), "%s", ip);
 		s->port = ntohs(a->sin_port);
 	}
+	s->hostport_len = (size_t)snprintf(s->hostport, sizeof(s->hostport), "%s:%u", s->host, s->port);
 	return 0;
 }
 
@@ -830,6 +914,20 @@ int generator_run(const struct flood_config *cfg)
 	if (g->n_users == 0) {
 		fprintf(stderr, "flood: no users\n");
 		goto out;
+	}
+	g->domain_len = strlen(cfg->domain);
+	if (g->csv_users == NULL && (uint64_t)g->n_users * 24 <= (1u << 30)) {
+		/* Names are formatted once; up to 23 characters each. */
+		g->name_stride = 24;
+		g->names = malloc((size_t)g->n_users * g->name_stride);
+		for (unsigned i = 0; g->names != NULL && i < g->n_users; i++) {
+			int n = snprintf(g->names + (size_t)i * g->name_stride, g->name_stride,
+					 cfg->user_format, (int)(cfg->user_base + i));
+			if (n < 0 || (size_t)n >= g->name_stride) {
+				free(g->names);         /* longer names: format per request */
+				g->names = NULL;
+			}
+		}
 	}
 	g->rng = cfg->seed ? cfg->seed : ((uint64_t)getpid() << 32 | (uint64_t)time(NULL));
 	g->run_id = (uint32_t)rng_next(g);
@@ -892,6 +990,7 @@ out:
 	free(g->pfds);
 	free(g->uas);
 	free(g->idle);
+	free(g->names);
 	free(g);
 	return rc;
 }
