@@ -10,21 +10,26 @@
 #include "aor_hash.h"
 #include "lmdb_records.h"
 
-/* Decode one `bindings` value into *b; false when malformed. */
-static bool
-decode_value(const MDB_val *v, struct store_binding_data *b)
+int store_binding_value_decode(const void *value, size_t size, struct store_binding_data *b)
 {
 	struct store_binding_value_header hdr;
 	size_t body;
 
-	if (v->mv_size < sizeof(hdr) + offsetof(struct store_binding_data, str))
-		return false;
-	memcpy(&hdr, v->mv_data, sizeof(hdr));
-	body = v->mv_size - sizeof(hdr);
+	if (size < sizeof(hdr) + offsetof(struct store_binding_data, str))
+		return -1;
+	memcpy(&hdr, value, sizeof(hdr));
+	body = size - sizeof(hdr);
 	if (hdr.version != STORE_RECORD_VERSION || body > sizeof(*b))
-		return false;
-	memcpy(b, (const char *)v->mv_data + sizeof(hdr), body);
-	return store_binding_data_used_size(b) == body && b->str_len[STORE_STR_AOR] != 0;
+		return -1;
+	memcpy(b, (const char *)value + sizeof(hdr), body);
+	return store_binding_data_used_size(b) == body && b->str_len[STORE_STR_AOR] != 0 ? 0 : -1;
+}
+
+/* Decode one `bindings` value into *b; false when malformed. */
+static bool
+decode_value(const MDB_val *v, struct store_binding_data *b)
+{
+	return store_binding_value_decode(v->mv_data, v->mv_size, b) == 0;
 }
 
 static int

@@ -29,4 +29,9 @@ struct store_recovery_stats {
 int store_recover(struct store_lmdb *l, struct binding_table *const *tables,
 		  uint32_t n_workers, int64_t now_s, struct store_recovery_stats *stats);
 
+/* Decodes one `bindings` LMDB value (header + used part of the binding)
+ * into *b. Returns 0, or -1 for a record of another version, a wrong
+ * size or an empty AOR. Shared by recovery, sipreg-control and tools. */
+int store_binding_value_decode(const void *value, size_t size, struct store_binding_data *b);
+
 #endif
