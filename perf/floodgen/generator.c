@@ -50,6 +50,7 @@ struct ua {
 	uint8_t has_algo_param;
 	uint8_t level;          /* retransmit level of the request in flight */
 	uint8_t ha1_valid;
+	uint8_t challenges;     /* challenges followed in this operation */
 	uint32_t cseq;
 	uint32_t nc;
 	uint32_t cnonce;
@@ -470,6 +471,7 @@ static void start_op(struct generator *g, uint64_t now)
 	struct ua *ua = &g->uas[idx];
 	ua->op = (uint8_t)g->op_kind;
 	ua->op_start_ns = now;
+	ua->challenges = 0;
 	ua->bad = !g->setup && g->cfg->workload == WORKLOAD_MIXED &&
 		  rng_next(g) % 100 < g->cfg->bad_pct;
 	g->inflight++;
@@ -553,7 +555,8 @@ static void on_response(struct generator *g, const char *buf, size_t len, uint64
 		 * when it reused a nonce of an earlier operation, or when the
 		 * server says the nonce is stale; a 401 to credentials built
 		 * from this operation's own fresh nonce is a failure. */
-		bool follow = ua->state == UA_WAIT_CHALLENGE || !ua->fresh_nonce || rsp.challenge.stale;
+		bool follow = (ua->state == UA_WAIT_CHALLENGE || !ua->fresh_nonce || rsp.challenge.stale) &&
+			      ua->challenges < 3;  /* a server that always says stale must not loop us */
 		if (follow) {
 			struct digest_challenge *ch = &rsp.challenge;
 			if (g->realm[0] == '\0' || !slice_eq(ch->realm, g->realm)) {
@@ -582,6 +585,7 @@ static void on_response(struct generator *g, const char *buf, size_t len, uint64
 				ua->opaque[0] = '\0';
 			ua->nc = 0;
 			ua->fresh_nonce = 1;
+			ua->challenges++;
 			send_new_request(g, (uint32_t)idx, UA_WAIT_FINAL, now);
 			return;
 		}
