@@ -73,6 +73,7 @@ int eal_args_build(struct eal_args *args, const struct dataplane_config *cfg,
 			if (!strstr(port, "busy_budget=") && n > 0 && (size_t)n < sizeof(vdev))
 				n += snprintf(vdev + n, sizeof(vdev) - (size_t)n, ",busy_budget=%u",
 					      cfg->busy_budget);
+
 		}
 		if (n < 0 || (size_t)n >= sizeof(vdev))
 			return -1;

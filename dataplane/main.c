@@ -254,8 +254,6 @@ static int port_start(uint16_t port_id, unsigned n_workers, struct rte_mempool *
 	}
 	*n_rx = (uint16_t)RTE_MIN(n_workers, info.max_rx_queues);
 	*n_tx = (uint16_t)RTE_MIN(n_workers, info.max_tx_queues);
-	if (*n_rx > 1)
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 	rc = rte_eth_dev_configure(port_id, *n_rx, *n_tx, &conf);
 	if (rc != 0) {
 		fprintf(stderr, "sipreg-dataplane: port %u: configure failed: %s\n", port_id,
@@ -384,6 +382,20 @@ int main(int argc, char **argv)
 	if (port_start(port_id, cfg.workers, pool, &n_rx, &n_tx) != 0)
 		goto out;
 
+	static struct rte_ring *tx_rings[CONFIG_MAX_WORKERS];
+	if (n_tx < cfg.workers) {
+		for (unsigned q = 0; q < n_tx; q++) {
+			char name[32];
+			snprintf(name, sizeof(name), "tx_%u", q);
+			tx_rings[q] = rte_ring_create(name, HANDOFF_RING_SIZE, (int)rte_socket_id(),
+						      RING_F_SC_DEQ);
+			if (!tx_rings[q]) {
+				fprintf(stderr, "sipreg-dataplane: cannot create TX ring %u\n", q);
+				goto out;
+			}
+		}
+	}
+
 	unsigned lcore, k = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		struct worker *w = &workers[k];
@@ -391,7 +403,9 @@ int main(int argc, char **argv)
 		w->index = k;
 		w->port_id = port_id;
 		w->rx_queue = k < n_rx ? (uint16_t)k : UINT16_MAX;
-		w->tx_queue = (uint16_t)(k % n_tx);
+		w->tx_queue = k < n_tx ? (uint16_t)k : UINT16_MAX;
+		w->tx_in = k < n_tx ? tx_rings[k] : NULL;
+		w->tx_via = k < n_tx ? NULL : tx_rings[k % n_tx];
 		w->sip_port = cfg.sip_port;
 		w->mode = cfg.mode;
 		w->counters = stats->workers[k].counters;

@@ -327,7 +327,6 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 {
 	enum registrar_action action = REGISTRAR_DROP;
 
-	count(r, STAT_rx_register);
 	/* 1. Request-URI domain. */
 	if (!domain_served(r, msg->request_uri.host))
 		return simple_reply(r, msg, src, 404, "Not Found", out, out_cap, out_len);
@@ -530,8 +529,14 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 		return REGISTRAR_DROP;
 	}
 	switch (msg.method) {
-	case SIP_METHOD_REGISTER:
-		return handle_register(r, &msg, src, now_s, allow_handoff, out, out_cap, out_len, owner);
+	case SIP_METHOD_REGISTER: {
+		enum registrar_action a = handle_register(r, &msg, src, now_s, allow_handoff, out,
+							  out_cap, out_len, owner);
+		/* Counted once, by the worker that answers it. */
+		if (a != REGISTRAR_HANDOFF)
+			count(r, STAT_rx_register);
+		return a;
+	}
 	case SIP_METHOD_OPTIONS: {
 		struct response_writer w;
 		count(r, STAT_rx_options);

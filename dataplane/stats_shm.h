@@ -21,6 +21,7 @@
 	X(rx_packets)          /* frames taken from the RX queue */         \
 	X(tx_packets)          /* frames handed to the TX queue */          \
 	X(tx_failed)           /* frames the TX queue refused (freed) */    \
+	X(tx_forwarded)        /* replies sent via another worker's queue */\
 	X(rx_sip_datagrams)    /* UDP datagrams to the SIP port */          \
 	X(echo_replies)        /* echo mode: datagrams sent back */         \
 	X(drop_not_ip)         /* ARP, LLDP, other ethertypes */            \

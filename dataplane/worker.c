@@ -130,14 +130,22 @@ void worker_housekeeping(struct worker *w, int64_t now_s)
 	w->last_housekeeping_s = now_s;
 }
 
+/* Sends on this worker's TX queue, or, for a worker without one (a port
+ * with fewer queues than workers, such as net_af_xdp on veth), through the
+ * ring of the worker that owns a queue: TX queues are never shared. */
 static void transmit(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t sent;
 
 	if (n == 0)
 		return;
-	sent = rte_eth_tx_burst(w->port_id, w->tx_queue, pkts, n);
-	w->counters[STAT_tx_packets] += sent;
+	if (w->tx_via) {
+		sent = (uint16_t)rte_ring_enqueue_burst(w->tx_via, (void **)pkts, n, NULL);
+		w->counters[STAT_tx_forwarded] += sent;
+	} else {
+		sent = rte_eth_tx_burst(w->port_id, w->tx_queue, pkts, n);
+		w->counters[STAT_tx_packets] += sent;
+	}
 	if (sent < n) {
 		w->counters[STAT_tx_failed] += n - sent;
 		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
@@ -162,6 +170,11 @@ int worker_main(void *arg)
 				w->counters[STAT_rx_packets] += n;
 				transmit(w, pkts, worker_process_burst(w, pkts, n, false, now_s));
 			}
+		}
+		if (w->tx_in) {
+			unsigned k = rte_ring_dequeue_burst(w->tx_in, (void **)pkts, WORKER_BURST, NULL);
+			if (k)
+				transmit(w, pkts, (uint16_t)k);
 		}
 		if (w->handoff_in) {
 			unsigned k = rte_ring_dequeue_burst(w->handoff_in, (void **)pkts, WORKER_BURST, NULL);

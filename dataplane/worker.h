@@ -21,12 +21,14 @@ struct worker {
 	unsigned index;                 /* 0..workers-1 */
 	uint16_t port_id;
 	uint16_t rx_queue;              /* UINT16_MAX: this worker has no RX queue */
-	uint16_t tx_queue;
+	uint16_t tx_queue;              /* UINT16_MAX: send through tx_via */
 	uint16_t sip_port;
 	enum dataplane_mode mode;
 	uint64_t *counters;             /* this worker's row in the stats file */
 	volatile bool *quit;
 	struct registrar registrar;     /* registrar mode */
+	struct rte_ring *tx_in;         /* replies of queue-less workers to send */
+	struct rte_ring *tx_via;        /* no TX queue of my own: send through here */
 	struct rte_ring *handoff_in;    /* requests whose AOR this worker owns */
 	struct rte_ring **handoff_rings;/* every worker's handoff_in, by index */
 	struct rte_rcu_qsbr *qsbr;      /* account table reclamation */
