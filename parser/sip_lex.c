@@ -80,7 +80,7 @@ const char *sip_scan_host(const char *p, const char *end, struct sip_slice *host
 		*is_ipv6 = true;
 		return q + 1;
 	}
-	const char *q = sip_skip_class(p, end, SIP_CC_HOST);
+	const char *q = sip_skip_class_fast(p, end, SIP_CC_HOST);
 	if (q == p)
 		return NULL;
 	*host = sip_mk(p, q);

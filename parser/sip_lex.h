@@ -11,8 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sip_parser.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum {
 	SIP_CC_TOKEN = 1 << 0,   /* RFC 3261 token */
@@ -41,7 +46,8 @@ static inline bool sip_is_ws(char c)
  * its CR LF, which the line splitter guaranteed is followed by SP or HT. */
 static inline bool sip_is_lws(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+	unsigned char u = (unsigned char)c;
+	return u == ' ' || (u < 32 && ((1u << u) & ((1u << '\t') | (1u << '\n') | (1u << '\r'))) != 0);
 }
 
 static inline const char *sip_skip_lws(const char *p, const char *end)
@@ -71,6 +77,65 @@ static inline struct sip_slice sip_mk(const char *a, const char *b)
 	return s;
 }
 
+/* Skips bytes of class cls, which must contain every letter, digit, '-'
+ * and '.' (token, host, user, word, uric). SSE2 checks 16 bytes a step for
+ * that common core; other members of cls are checked one by one. Long
+ * runs (branch, tag, nonce, Call-ID, host names) are why this matters:
+ * perf/bench-parse. Never reads at or past end. */
+static inline const char *sip_skip_class_fast(const char *p, const char *end, uint8_t cls)
+{
+#if defined(__SSE2__)
+	const __m128i a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
+	const __m128i d1 = _mm_set1_epi8('0' - 1), d2 = _mm_set1_epi8('9' + 1);
+	const __m128i dash = _mm_set1_epi8('-'), dot = _mm_set1_epi8('.'), low = _mm_set1_epi8(0x20);
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i l = _mm_or_si128(v, low);
+		__m128i ok = _mm_and_si128(_mm_cmpgt_epi8(l, a1), _mm_cmplt_epi8(l, z1));
+		ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(v, d1), _mm_cmplt_epi8(v, d2)));
+		ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(v, dash), _mm_cmpeq_epi8(v, dot)));
+		unsigned mask = (unsigned)_mm_movemask_epi8(ok) ^ 0xffffu;
+		if (mask == 0) {
+			p += 16;
+			continue;
+		}
+		p += __builtin_ctz(mask);
+		if (!sip_is((unsigned char)*p, cls))
+			return p;
+		p++;
+	}
+#endif
+	while (p < end && sip_is((unsigned char)*p, cls))
+		p++;
+	return p;
+}
+
+/* First byte in [p, end) that ends a run of quoted-string text: '"',
+ * '\\', a control character (including HT, CR, LF) or DEL; end if none. */
+static inline const char *sip_find_qstop(const char *p, const char *end)
+{
+#if defined(__SSE2__)
+	const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs));
+		m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f));
+		m = _mm_or_si128(m, _mm_cmpeq_epi8(v, del));
+		unsigned mask = (unsigned)_mm_movemask_epi8(m);
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
+			return p;
+	}
+	return end;
+}
+
 /* Skips a quoted string starting at p (which points at '"'). Returns the
  * pointer just past the closing quote, or NULL when it is not closed
  * inside [p, end) or when it holds a control character (RFC 3261 §25.1
@@ -79,6 +144,9 @@ static inline const char *sip_skip_quoted(const char *p, const char *end)
 {
 	p++;
 	while (p < end) {
+		p = sip_find_qstop(p, end);
+		if (p >= end)
+			return NULL;
 		unsigned char c = (unsigned char)*p;
 		if (c == '"')
 			return p + 1;
@@ -97,7 +165,42 @@ static inline const char *sip_skip_quoted(const char *p, const char *end)
 	return NULL;
 }
 
-/* Lower-case literal compare for names known to be token characters. */
+/* Compare with a lower-case literal, for s made of token or host
+ * characters only: OR-ing 0x20 lower-cases letters and cannot turn any
+ * other token character into a letter, '-', '+', '.' or '/' of a literal.
+ * Eight bytes a step: header and parameter names are compared for every
+ * line (perf/bench-parse). */
+static inline bool sip_eq_token_lower(const char *s, const char *lit, size_t n)
+{
+	if (n >= 8) {
+		/* 8-byte steps, the last one overlapping the previous */
+		for (size_t i = 0;; i += 8) {
+			if (i + 8 > n)
+				i = n - 8;
+			uint64_t a, b;
+			memcpy(&a, s + i, 8);
+			memcpy(&b, lit + i, 8);
+			if ((a | 0x2020202020202020ull) != b)
+				return false;
+			if (i + 8 == n)
+				return true;
+		}
+	}
+	if (n >= 4) {
+		uint32_t a, b, c, d;
+		memcpy(&a, s, 4);
+		memcpy(&b, lit, 4);
+		memcpy(&c, s + n - 4, 4);
+		memcpy(&d, lit + n - 4, 4);
+		return (a | 0x20202020u) == b && (c | 0x20202020u) == d;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] | 0x20) != (unsigned char)lit[i])
+			return false;
+	return true;
+}
+
+/* Lower-case literal compare for any bytes. */
 static inline bool sip_eq_lower(const char *s, const char *lit, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

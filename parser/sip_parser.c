@@ -50,43 +50,43 @@ static enum hdr_id classify(const char *n, size_t len)
 		default: return HDR_OTHER;
 		}
 	case 2:
-		return sip_eq_lower(n, "to", 2) ? HDR_TO : HDR_OTHER;
+		return sip_eq_token_lower(n, "to", 2) ? HDR_TO : HDR_OTHER;
 	case 3:
-		return sip_eq_lower(n, "via", 3) ? HDR_VIA : HDR_OTHER;
+		return sip_eq_token_lower(n, "via", 3) ? HDR_VIA : HDR_OTHER;
 	case 4:
-		if (c == 'f' && sip_eq_lower(n, "from", 4))
+		if (c == 'f' && sip_eq_token_lower(n, "from", 4))
 			return HDR_FROM;
-		if (c == 'c' && sip_eq_lower(n, "cseq", 4))
+		if (c == 'c' && sip_eq_token_lower(n, "cseq", 4))
 			return HDR_CSEQ;
-		if (c == 'p' && sip_eq_lower(n, "path", 4))
+		if (c == 'p' && sip_eq_token_lower(n, "path", 4))
 			return HDR_PATH;
 		return HDR_OTHER;
 	case 7:
 		if (c == 'c') {
-			if (sip_eq_lower(n, "call-id", 7))
+			if (sip_eq_token_lower(n, "call-id", 7))
 				return HDR_CALL_ID;
-			if (sip_eq_lower(n, "contact", 7))
+			if (sip_eq_token_lower(n, "contact", 7))
 				return HDR_CONTACT;
-		} else if (c == 'e' && sip_eq_lower(n, "expires", 7)) {
+		} else if (c == 'e' && sip_eq_token_lower(n, "expires", 7)) {
 			return HDR_EXPIRES;
-		} else if (c == 'r' && sip_eq_lower(n, "require", 7)) {
+		} else if (c == 'r' && sip_eq_token_lower(n, "require", 7)) {
 			return HDR_REQUIRE;
 		}
 		return HDR_OTHER;
 	case 9:
-		return sip_eq_lower(n, "supported", 9) ? HDR_SUPPORTED : HDR_OTHER;
+		return sip_eq_token_lower(n, "supported", 9) ? HDR_SUPPORTED : HDR_OTHER;
 	case 10:
-		return sip_eq_lower(n, "user-agent", 10) ? HDR_USER_AGENT : HDR_OTHER;
+		return sip_eq_token_lower(n, "user-agent", 10) ? HDR_USER_AGENT : HDR_OTHER;
 	case 12:
 		if (c == 'm')
-			return sip_eq_lower(n, "max-forwards", 12) ? HDR_MAX_FORWARDS : HDR_OTHER;
-		return sip_eq_lower(n, "content-type", 12) ? HDR_CONTENT_TYPE : HDR_OTHER;
+			return sip_eq_token_lower(n, "max-forwards", 12) ? HDR_MAX_FORWARDS : HDR_OTHER;
+		return sip_eq_token_lower(n, "content-type", 12) ? HDR_CONTENT_TYPE : HDR_OTHER;
 	case 13:
-		return sip_eq_lower(n, "authorization", 13) ? HDR_AUTHORIZATION : HDR_OTHER;
+		return sip_eq_token_lower(n, "authorization", 13) ? HDR_AUTHORIZATION : HDR_OTHER;
 	case 14:
-		return sip_eq_lower(n, "content-length", 14) ? HDR_CONTENT_LENGTH : HDR_OTHER;
+		return sip_eq_token_lower(n, "content-length", 14) ? HDR_CONTENT_LENGTH : HDR_OTHER;
 	case 19:
-		return sip_eq_lower(n, "proxy-authorization", 19) ? HDR_PROXY_AUTHORIZATION : HDR_OTHER;
+		return sip_eq_token_lower(n, "proxy-authorization", 19) ? HDR_PROXY_AUTHORIZATION : HDR_OTHER;
 	default:
 		return HDR_OTHER;
 	}
@@ -97,6 +97,23 @@ static enum hdr_id classify(const char *n, size_t len)
 static const char *element_end(const char *p, const char *end)
 {
 	while (p < end) {
+#if defined(__SSE2__)
+		/* jump to the next ',', '"' or '<' 16 bytes at a time */
+		const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), laq = _mm_set1_epi8('<');
+		while (end - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, comma),
+						 _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, laq)));
+			unsigned mask = (unsigned)_mm_movemask_epi8(m);
+			if (mask != 0) {
+				p += __builtin_ctz(mask);
+				break;
+			}
+			p += 16;
+		}
+		if (p >= end)
+			break;
+#endif
 		char c = *p;
 		if (c == ',')
 			return p;
@@ -223,7 +240,7 @@ static bool parse_from_to(const char *p, const char *end, struct sip_from_to *ft
 	while (rest.len > 0) {
 		if (!sip_param_next(&rest, &n, &v))
 			return false;
-		if (n.len == 3 && sip_eq_lower(n.ptr, "tag", 3)) {
+		if (n.len == 3 && sip_eq_token_lower(n.ptr, "tag", 3)) {
 			if (v.ptr == NULL || v.len == 0)
 				return false;
 			ft->tag = v;
@@ -256,15 +273,15 @@ static bool parse_contact(const char *p, const char *end, struct sip_contact *c)
 				return false;
 			c->q = v;
 			c->has_q = true;
-		} else if (n.len == 7 && sip_eq_lower(n.ptr, "expires", 7)) {
+		} else if (n.len == 7 && sip_eq_token_lower(n.ptr, "expires", 7)) {
 			if (!parse_delta_seconds(v, &c->expires))
 				return false;
 			c->has_expires = true;
-		} else if (n.len == 13 && sip_eq_lower(n.ptr, "+sip.instance", 13)) {
+		} else if (n.len == 13 && sip_eq_token_lower(n.ptr, "+sip.instance", 13)) {
 			if (v.ptr == NULL)
 				return false;
 			c->instance = v;
-		} else if (n.len == 6 && sip_eq_lower(n.ptr, "reg-id", 6)) {
+		} else if (n.len == 6 && sip_eq_token_lower(n.ptr, "reg-id", 6)) {
 			if (!sip_slice_to_u32(v, &c->reg_id))
 				return false;
 			c->has_reg_id = true;
@@ -277,7 +294,7 @@ static bool parse_contact(const char *p, const char *end, struct sip_contact *c)
 static bool parse_via(const char *p, const char *end, struct sip_via *v)
 {
 	memset(v, 0, sizeof(*v));
-	const char *q = sip_skip_class(p, end, SIP_CC_TOKEN);
+	const char *q = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 	if (q == p)
 		return false;
 	v->protocol = sip_mk(p, q);
@@ -285,7 +302,7 @@ static bool parse_via(const char *p, const char *end, struct sip_via *v)
 	if (p >= end || *p != '/')
 		return false;
 	p = sip_skip_lws(p + 1, end);
-	q = sip_skip_class(p, end, SIP_CC_TOKEN);
+	q = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 	if (q == p)
 		return false;
 	v->version = sip_mk(p, q);
@@ -293,7 +310,7 @@ static bool parse_via(const char *p, const char *end, struct sip_via *v)
 	if (p >= end || *p != '/')
 		return false;
 	p = sip_skip_lws(p + 1, end);
-	q = sip_skip_class(p, end, SIP_CC_TOKEN);
+	q = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 	if (q == p || q >= end || !sip_is_lws(*q))
 		return false;
 	v->transport = sip_mk(p, q);
@@ -318,15 +335,15 @@ static bool parse_via(const char *p, const char *end, struct sip_via *v)
 	while (rest.len > 0) {
 		if (!sip_param_next(&rest, &n, &val))
 			return false;
-		if (n.len == 6 && sip_eq_lower(n.ptr, "branch", 6)) {
+		if (n.len == 6 && sip_eq_token_lower(n.ptr, "branch", 6)) {
 			if (val.ptr == NULL || val.len == 0)
 				return false;
 			v->branch = val;
-		} else if (n.len == 8 && sip_eq_lower(n.ptr, "received", 8)) {
+		} else if (n.len == 8 && sip_eq_token_lower(n.ptr, "received", 8)) {
 			if (val.ptr == NULL || val.len == 0)
 				return false;
 			v->received = val;
-		} else if (n.len == 5 && sip_eq_lower(n.ptr, "rport", 5)) {
+		} else if (n.len == 5 && sip_eq_token_lower(n.ptr, "rport", 5)) {
 			v->has_rport = true;
 			if (val.ptr != NULL) {
 				if (sip_scan_port(val.ptr, val.ptr + val.len, &v->rport) != val.ptr + val.len)
@@ -342,11 +359,11 @@ static bool parse_via(const char *p, const char *end, struct sip_via *v)
 static bool parse_credentials(const char *p, const char *end, struct sip_credentials *cr)
 {
 	memset(cr, 0, sizeof(*cr));
-	const char *q = sip_skip_class(p, end, SIP_CC_TOKEN);
+	const char *q = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 	if (q == p)
 		return false;
 	cr->scheme = sip_mk(p, q);
-	cr->is_digest = (q - p == 6 && sip_eq_lower(p, "digest", 6));
+	cr->is_digest = (q - p == 6 && sip_eq_token_lower(p, "digest", 6));
 	if (q < end && !sip_is_lws(*q))
 		return false;
 	p = sip_skip_lws(q, end);
@@ -357,7 +374,7 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 		return false;
 	while (p < end) {
 		const char *n = p;
-		p = sip_skip_class(p, end, SIP_CC_TOKEN);
+		p = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 		if (p == n)
 			return false;
 		struct sip_slice name = sip_mk(n, p);
@@ -374,7 +391,7 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 			val = sip_mk(p + 1, q - 1);
 			p = q;
 		} else {
-			q = sip_skip_class(p, end, SIP_CC_TOKEN);
+			q = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 			if (q == p)
 				return false;
 			val = sip_mk(p, q);
@@ -398,39 +415,39 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 			continue;
 		switch (name.len) {
 		case 2:
-			if (sip_eq_lower(s, "nc", 2)) {
+			if (sip_eq_token_lower(s, "nc", 2)) {
 				dst = &cr->nc;
 				must_quote = false;
 			}
 			break;
 		case 3:
-			if (sip_eq_lower(s, "uri", 3)) {
+			if (sip_eq_token_lower(s, "uri", 3)) {
 				dst = &cr->uri;
-			} else if (sip_eq_lower(s, "qop", 3)) {
+			} else if (sip_eq_token_lower(s, "qop", 3)) {
 				dst = &cr->qop;
 				must_quote = false;
 			}
 			break;
 		case 5:
-			if (sip_eq_lower(s, "realm", 5))
+			if (sip_eq_token_lower(s, "realm", 5))
 				dst = &cr->realm;
-			else if (sip_eq_lower(s, "nonce", 5))
+			else if (sip_eq_token_lower(s, "nonce", 5))
 				dst = &cr->nonce;
 			break;
 		case 6:
-			if (sip_eq_lower(s, "cnonce", 6))
+			if (sip_eq_token_lower(s, "cnonce", 6))
 				dst = &cr->cnonce;
-			else if (sip_eq_lower(s, "opaque", 6))
+			else if (sip_eq_token_lower(s, "opaque", 6))
 				dst = &cr->opaque;
 			break;
 		case 8:
-			if (sip_eq_lower(s, "username", 8))
+			if (sip_eq_token_lower(s, "username", 8))
 				dst = &cr->username;
-			else if (sip_eq_lower(s, "response", 8))
+			else if (sip_eq_token_lower(s, "response", 8))
 				dst = &cr->response;
 			break;
 		case 9:
-			if (sip_eq_lower(s, "algorithm", 9)) {
+			if (sip_eq_token_lower(s, "algorithm", 9)) {
 				dst = &cr->algorithm;
 				must_quote = false;
 			}
@@ -457,7 +474,7 @@ static bool parse_cseq(const char *p, const char *end, struct sip_msg *m)
 	if (q == p || q >= end || !sip_is_lws(*q) || !sip_slice_to_u32(sip_mk(p, q), &n) || n >= 0x80000000u)
 		return false;
 	p = sip_skip_lws(q, end);
-	q = sip_skip_class(p, end, SIP_CC_TOKEN);
+	q = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 	if (q == p || q != end)
 		return false;
 	m->cseq = n;
@@ -470,11 +487,11 @@ static bool parse_cseq(const char *p, const char *end, struct sip_msg *m)
 /* Call-ID = word [ "@" word ] */
 static bool valid_call_id(const char *p, const char *end)
 {
-	const char *q = sip_skip_class(p, end, SIP_CC_WORD);
+	const char *q = sip_skip_class_fast(p, end, SIP_CC_WORD);
 	if (q == p)
 		return false;
 	if (q < end && *q == '@') {
-		const char *r = sip_skip_class(q + 1, end, SIP_CC_WORD);
+		const char *r = sip_skip_class_fast(q + 1, end, SIP_CC_WORD);
 		if (r == q + 1)
 			return false;
 		q = r;
@@ -485,7 +502,7 @@ static bool valid_call_id(const char *p, const char *end)
 static enum sip_parse_status parse_option_tags(const char *p, const char *end, struct sip_slice *tags, uint8_t *count)
 {
 	while (p < end) {
-		const char *q = sip_skip_class(p, end, SIP_CC_TOKEN);
+		const char *q = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 		if (q == p)
 			return SIP_PARSE_BAD_OPTION_TAG;
 		if (*count >= SIP_MAX_OPTION_TAGS)
@@ -727,6 +744,57 @@ static enum sip_parse_status parse_status_line(struct sip_msg *m, const char *p,
 	return SIP_PARSE_OK;
 }
 
+/* The next LF in [p, end), or NULL. Inline SSE2 rather than memchr: header
+ * lines are short, and the call costs more than the scan there. */
+static inline const char *find_lf(const char *p, const char *end)
+{
+#if defined(__SSE2__)
+	const __m128i lf = _mm_set1_epi8('\n');
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == '\n')
+			return p;
+	return NULL;
+}
+
+/* One pass over the start line and headers [buf, hend): no NUL byte, and
+ * every CR is followed by LF (line end or fold, RFC 3261 §7.3.1). The
+ * field parsers treat CR as whitespace, so this check is what rejects a
+ * bare CR. hend is past the empty line, so its CR LF is complete. */
+static enum sip_parse_status check_header_bytes(const char *p, const char *hend)
+{
+	bool nul = false, bare_cr = false;
+#if defined(__SSE2__)
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+	while (hend - p >= 17) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		__m128i bad = _mm_andnot_si128(_mm_cmpeq_epi8(next, lf), _mm_cmpeq_epi8(v, cr));
+		if (_mm_movemask_epi8(bad) != 0)
+			bare_cr = true;
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) != 0)
+			nul = true;
+		p += 16;
+	}
+#endif
+	for (; p < hend; p++) {
+		if (*p == '\0')
+			nul = true;
+		else if (*p == '\r' && (p + 1 >= hend || p[1] != '\n'))
+			bare_cr = true;
+	}
+	if (nul)
+		return SIP_PARSE_NUL_IN_HEADERS;
+	return bare_cr ? SIP_PARSE_BARE_CR : SIP_PARSE_OK;
+}
+
 enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 {
 	memset(m, 0, offsetof(struct sip_msg, via));
@@ -738,12 +806,10 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 	const char *end = buf + len;
 
 	/* start line */
-	const char *nl = memchr(p, '\n', len);
+	const char *nl = find_lf(p, end);
 	if (nl == NULL)
 		return SIP_PARSE_NO_END_OF_LINE;
 	const char *le = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
-	if (memchr(p, '\r', (size_t)(le - p)) != NULL)
-		return SIP_PARSE_BARE_CR;
 	enum sip_parse_status st;
 	if (le - p >= 4 && sip_eq_lower(p, "sip/", 4)) {
 		m->is_request = false;
@@ -774,7 +840,7 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 			return SIP_PARSE_BAD_HEADER_NAME;
 		}
 		const char *n = p;
-		p = sip_skip_class(p, end, SIP_CC_TOKEN);
+		p = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 		if (p == n)
 			return SIP_PARSE_BAD_HEADER_NAME;
 		struct sip_slice name = sip_mk(n, p);
@@ -787,7 +853,7 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 		const char *v = ++p;
 		/* line end, joining folded continuation lines (§7.3.1) */
 		for (;;) {
-			nl = memchr(p, '\n', (size_t)(end - p));
+			nl = find_lf(p, end);
 			if (nl == NULL)
 				return SIP_PARSE_NO_END_OF_LINE;
 			if (nl + 1 < end && sip_is_ws(nl[1])) {
@@ -796,11 +862,6 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 			}
 			break;
 		}
-		/* a CR inside a value must be the start of a fold (CR LF WS) */
-		const char *raw_end = (nl > v && nl[-1] == '\r') ? nl - 1 : nl;
-		for (const char *cr = v; (cr = memchr(cr, '\r', (size_t)(raw_end - cr))) != NULL; cr++)
-			if (cr[1] != '\n')
-				return SIP_PARSE_BARE_CR;
 		const char *ve = sip_rskip_lws(v, nl);
 		v = sip_skip_lws(v, ve);
 		p = nl + 1;
@@ -808,8 +869,9 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 		if (st != SIP_PARSE_OK)
 			return st;
 	}
-	if (memchr(buf, '\0', (size_t)(p - buf)) != NULL)
-		return SIP_PARSE_NUL_IN_HEADERS;
+	st = check_header_bytes(buf, p);
+	if (st != SIP_PARSE_OK)
+		return st;
 
 	if (m->via_count == 0)
 		return SIP_PARSE_MISSING_VIA;

@@ -68,7 +68,7 @@ bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_s
 		return false;
 	p = sip_skip_lws(p + 1, end);
 	const char *n = p;
-	p = sip_skip_class(p, end, SIP_CC_TOKEN);
+	p = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
 	if (p == n)
 		return false;
 	*name = sip_mk(n, p);
@@ -85,8 +85,12 @@ bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_s
 			p = q;
 		} else {
 			const char *v = p;
-			while (p < end && is_param_value_char((unsigned char)*p))
+			for (;;) {
+				p = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
+				if (p >= end || !is_param_value_char((unsigned char)*p))
+					break;
 				p++;
+			}
 			if (p == v)
 				return false;
 			*value = sip_mk(v, p);
@@ -116,15 +120,12 @@ bool sip_param_find(struct sip_slice params, const char *name, struct sip_slice 
  * escaped = "%" HEXDIG HEXDIG (RFC 3261 §25.1). */
 static bool all_in(const char *p, const char *end, uint8_t cls)
 {
-	for (; p < end; p++) {
-		if (!sip_is((unsigned char)*p, cls))
+	if (sip_skip_class_fast(p, end, cls) != end)
+		return false;
+	while ((p = memchr(p, '%', (size_t)(end - p))) != NULL) {
+		if (end - p < 3 || !sip_is((unsigned char)p[1], SIP_CC_HEX) || !sip_is((unsigned char)p[2], SIP_CC_HEX))
 			return false;
-		if (*p == '%') {
-			if (end - p < 3 || !sip_is((unsigned char)p[1], SIP_CC_HEX) ||
-			    !sip_is((unsigned char)p[2], SIP_CC_HEX))
-				return false;
-			p += 2;
-		}
+		p += 3;
 	}
 	return true;
 }
@@ -168,9 +169,9 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 	p = q + 1;
 	if (p >= end)
 		return false;
-	if (uri->scheme_raw.len == 3 && sip_eq_lower(uri->scheme_raw.ptr, "sip", 3)) {
+	if (uri->scheme_raw.len == 3 && sip_eq_token_lower(uri->scheme_raw.ptr, "sip", 3)) {
 		uri->scheme = SIP_SCHEME_SIP;
-	} else if (uri->scheme_raw.len == 4 && sip_eq_lower(uri->scheme_raw.ptr, "sips", 4)) {
+	} else if (uri->scheme_raw.len == 4 && sip_eq_token_lower(uri->scheme_raw.ptr, "sips", 4)) {
 		uri->scheme = SIP_SCHEME_SIPS;
 	} else {
 		uri->scheme = SIP_SCHEME_OTHER;
@@ -215,7 +216,7 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 		while (rest.len > 0) {
 			if (!sip_param_next(&rest, &n, &v))
 				return false;
-			if (n.len == 9 && sip_eq_lower(n.ptr, "transport", 9))
+			if (n.len == 9 && sip_eq_token_lower(n.ptr, "transport", 9))
 				uri->transport = v;
 		}
 	}
