@@ -31,7 +31,7 @@ struct store_lmdb {
 };
 
 static int
-open_env(const char *state_dir, const char *name, uint64_t map_bytes, bool no_sync,
+open_env(const char *state_dir, const char *name, uint64_t map_bytes, unsigned flags,
 	 MDB_env **env, MDB_dbi *dbi)
 {
 	char path[PATH_MAX];
@@ -47,7 +47,7 @@ open_env(const char *state_dir, const char *name, uint64_t map_bytes, bool no_sy
 		return rc;
 	rc = mdb_env_set_mapsize(*env, map_bytes);
 	if (rc == 0)
-		rc = mdb_env_open(*env, path, MDB_NOTLS | (no_sync ? MDB_NOSYNC : 0), 0640);
+		rc = mdb_env_open(*env, path, MDB_NOTLS | flags, 0640);
 	if (rc == 0)
 		rc = mdb_txn_begin(*env, NULL, 0, &txn);
 	if (rc == 0) {
@@ -68,6 +68,7 @@ int
 store_lmdb_open(const struct store_lmdb_config *cfg, struct store_lmdb **out)
 {
 	struct store_lmdb *l;
+	unsigned flags;
 	int rc;
 
 	*out = NULL;
@@ -78,13 +79,16 @@ store_lmdb_open(const struct store_lmdb_config *cfg, struct store_lmdb **out)
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return -ENOMEM;
+	/* NOMETASYNC: one fsync per commit instead of two; an OS crash may undo
+	 * the last commit (one window), never corrupt: DESIGN.md "Storage". */
+	flags = (cfg->no_sync ? MDB_NOSYNC : MDB_NOMETASYNC) | (cfg->write_map ? MDB_WRITEMAP : 0);
 	rc = open_env(cfg->state_dir, "bindings",
 		      cfg->bindings_map_bytes ? cfg->bindings_map_bytes : DEFAULT_BINDINGS_MAP,
-		      cfg->no_sync, &l->bindings, &l->bindings_dbi);
+		      flags, &l->bindings, &l->bindings_dbi);
 	if (rc == 0)
 		rc = open_env(cfg->state_dir, "history",
 			      cfg->history_map_bytes ? cfg->history_map_bytes : DEFAULT_HISTORY_MAP,
-			      cfg->no_sync, &l->history, &l->history_dbi);
+			      flags, &l->history, &l->history_dbi);
 	if (rc != 0) {
 		store_lmdb_close(l);
 		return rc;

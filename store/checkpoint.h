@@ -34,6 +34,7 @@ struct store_lmdb_config {
 	uint64_t bindings_map_bytes;   /* 0: 8 GiB (sparse; grows on MDB_MAP_FULL) */
 	uint64_t history_map_bytes;    /* 0: 32 GiB */
 	bool no_sync;                  /* true: no fsync per commit (tests, benches) */
+	bool write_map;                /* MDB_WRITEMAP: commit writes through the map */
 };
 
 struct store_lmdb;

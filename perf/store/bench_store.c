@@ -14,7 +14,7 @@
  * memory is a fixed per-worker cost and is allocated before the RSS baseline.
  * Prints a table; the last line is one JSON object.
  *
- * Usage: bench_store [--bindings N] [--state-dir DIR]
+ * Usage: bench_store [--bindings N] [--commit CHANGES] [--no-sync] [--state-dir DIR]
  */
 #include <errno.h>
 #include <stdint.h>
@@ -35,11 +35,13 @@
 #define AOR_BYTES 40
 #define CONTACT_BYTES 64
 #define NOW0 1700000000
+#define BURST_MAX 32
 
 static uint32_t n_bindings = 1000000;
 static char *aors;        /* n_bindings * AOR_BYTES */
 static char *contacts;    /* n_bindings * CONTACT_BYTES */
 static uint32_t *order;   /* random permutation */
+static uint8_t *aor_lens, *contact_lens;
 
 static double
 now_s(void)
@@ -115,9 +117,9 @@ static void
 request_set(struct request *r, uint32_t id, uint32_t cseq, int64_t now)
 {
 	r->req.aor.ptr = aors + (size_t)id * AOR_BYTES;
-	r->req.aor.len = (uint32_t)strlen(r->req.aor.ptr);
+	r->req.aor.len = aor_lens[id];
 	r->contact.uri.ptr = contacts + (size_t)id * CONTACT_BYTES;
-	r->contact.uri.len = (uint32_t)strlen(r->contact.uri.ptr);
+	r->contact.uri.len = contact_lens[id];
 	r->req.cseq = cseq;
 	r->req.now_s = now;
 }
@@ -135,29 +137,110 @@ drain(struct event_ring *ring)
 
 static int
 apply_ids(struct binding_table *t, struct event_ring *ring, const struct store_policy *policy,
-	  const uint32_t *ids, uint32_t n, uint32_t cseq, int64_t now)
+	  const uint32_t *ids, uint32_t n, uint32_t cseq, int64_t now, uint32_t burst)
 {
-	struct request r;
+	struct request r[BURST_MAX];
 	struct registration_result res;
 
-	request_init(&r);
-	for (uint32_t i = 0; i < n; i++) {
-		/* the next request's strings stand for a packet already in cache */
-		if (i + 4 < n) {
-			__builtin_prefetch(aors + (size_t)ids[i + 4] * AOR_BYTES);
-			__builtin_prefetch(contacts + (size_t)ids[i + 4] * CONTACT_BYTES);
+	for (uint32_t b = 0; b < BURST_MAX; b++)
+		request_init(&r[b]);
+	for (uint32_t i = 0; i < n; i += burst) {
+		uint32_t m = n - i < burst ? n - i : burst;
+
+		/* the next requests' strings stand for packets already in cache */
+		for (uint32_t b = 0; b < m && i + burst + b < n; b++) {
+			__builtin_prefetch(aors + (size_t)ids[i + burst + b] * AOR_BYTES);
+			__builtin_prefetch(contacts + (size_t)ids[i + burst + b] * CONTACT_BYTES);
 		}
-		request_set(&r, ids[i], cseq + i, now);   /* CSeq only grows */
-		binding_table_apply_register(t, policy, &r.req, &res);
-		if (res.status_code != 200) {
-			fprintf(stderr, "apply: %u %s at op %u id %u\n", res.status_code, res.reason, i, ids[i]);
-			return -1;
+		for (uint32_t b = 0; b < m; b++)
+			request_set(&r[b], ids[i + b], cseq + i + b, now);   /* CSeq only grows */
+		if (burst > 1) {
+			/* the dataplane's staging: index lines, then bindings, then apply */
+			for (uint32_t b = 0; b < m; b++)
+				binding_table_prefetch_index(t, r[b].req.aor);
+			for (uint32_t b = 0; b < m; b++)
+				binding_table_prefetch_aor(t, r[b].req.aor);
 		}
-		if ((i & 16383) == 16383)
+		for (uint32_t b = 0; b < m; b++) {
+			binding_table_apply_register(t, policy, &r[b].req, &res);
+			if (res.status_code != 200) {
+				fprintf(stderr, "apply: %u %s at op %u id %u\n", res.status_code,
+					res.reason, i + b, ids[i + b]);
+				return -1;
+			}
+		}
+		if ((i & 16383) + m > 16383)
 			drain(ring);
 	}
 	drain(ring);
 	return 0;
+}
+
+static char cleanup_dirs[2][512];
+
+static void
+remove_dir(const char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* atexit: error paths leave no state dir behind */
+static void
+cleanup(void)
+{
+	for (int i = 0; i < 2; i++) {
+		if (cleanup_dirs[i][0] != '\0' && access(cleanup_dirs[i], F_OK) == 0)
+			remove_dir(cleanup_dirs[i]);
+	}
+}
+
+/* Register n_bindings new AORs (in `order`) and group-commit them; returns
+ * the seconds spent in checkpoint_run_once, or -1. */
+static double
+run_checkpoint(const struct store_lmdb_config *lcfg, uint32_t commit_changes,
+	       struct event_ring *ring, const struct store_policy *policy)
+{
+	struct checkpoint_config ccfg = { .max_changes_per_commit = commit_changes };
+	struct store_lmdb *lmdb;
+	struct checkpoint *cp;
+	struct binding_table *t;
+	double spent = 0, t0;
+	int rc = store_lmdb_open(lcfg, &lmdb);
+
+	if (rc != 0) {
+		fprintf(stderr, "store_lmdb_open(%s): %d\n", lcfg->state_dir, rc);
+		return -1;
+	}
+	cp = checkpoint_create(lmdb, &ccfg, &ring, 1);
+	t = binding_table_create(n_bindings, 0, ring, NOW0);
+	if (cp == NULL || t == NULL)
+		return -1;
+	for (uint32_t done = 0; done < n_bindings; done += commit_changes) {
+		uint32_t n = n_bindings - done < commit_changes ? n_bindings - done : commit_changes;
+		struct request r;
+		struct registration_result res;
+
+		request_init(&r);
+		for (uint32_t i = 0; i < n; i++) {
+			request_set(&r, order[done + i], 1, NOW0);
+			binding_table_apply_register(t, policy, &r.req, &res);
+		}
+		t0 = now_s();
+		rc = checkpoint_run_once(cp, NOW0);
+		spent += now_s() - t0;
+		if (rc != (int)n) {
+			fprintf(stderr, "checkpoint_run_once: %d\n", rc);
+			return -1;
+		}
+	}
+	checkpoint_destroy(cp);
+	binding_table_destroy(t);
+	store_lmdb_close(lmdb);
+	return spent;
 }
 
 int
@@ -168,13 +251,13 @@ main(int argc, char **argv)
 	struct store_policy policy;
 	struct event_ring *ring;
 	struct binding_table *t;
+	char state_dir_fast[512];
 	struct store_lmdb *lmdb;
-	struct checkpoint *cp;
-	struct store_lmdb_config lcfg = { 0 };
-	struct checkpoint_config ccfg = { .max_changes_per_commit = 8192 };
+	struct store_lmdb_config lcfg = { 0 }, fast_cfg = { 0 };
+	uint32_t commit_changes = 8192;
 	struct store_recovery_stats rst;
 	struct binding_table_stats bst;
-	double t0, fill_s, insert_s, refresh_s, ckpt_s = 0, recover_s;
+	double t0, fill_s, insert_s, refresh_s, refresh_single_s, ckpt_s, ckpt_fast_s, recover_s;
 	long rss0, rss1;
 	uint32_t n_insert, n_refresh;
 	int rc;
@@ -182,10 +265,17 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--bindings") == 0 && i + 1 < argc)
 			n_bindings = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--no-sync") == 0)
+			lcfg.no_sync = true;
+		else if (strcmp(argv[i], "--write-map") == 0)
+			lcfg.write_map = true;
+		else if (strcmp(argv[i], "--commit") == 0 && i + 1 < argc)
+			commit_changes = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
 			state_parent = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--bindings N] [--state-dir DIR]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--bindings N] [--commit CHANGES] [--no-sync] "
+				"[--state-dir DIR]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -200,11 +290,14 @@ main(int argc, char **argv)
 	aors = malloc((size_t)n_bindings * AOR_BYTES);
 	contacts = malloc((size_t)n_bindings * CONTACT_BYTES);
 	order = malloc((size_t)n_refresh * sizeof(uint32_t));
-	if (!aors || !contacts || !order)
+	aor_lens = malloc(n_bindings);
+	contact_lens = malloc(n_bindings);
+	if (!aors || !contacts || !order || !aor_lens || !contact_lens)
 		return 1;
 	for (uint32_t i = 0; i < n_bindings; i++) {
-		snprintf(aors + (size_t)i * AOR_BYTES, AOR_BYTES, "sip:+1555%07u@example.com", i);
-		snprintf(contacts + (size_t)i * CONTACT_BYTES, CONTACT_BYTES,
+		aor_lens[i] = (uint8_t)snprintf(aors + (size_t)i * AOR_BYTES, AOR_BYTES,
+						"sip:+1555%07u@example.com", i);
+		contact_lens[i] = (uint8_t)snprintf(contacts + (size_t)i * CONTACT_BYTES, CONTACT_BYTES,
 			 "sip:+1555%07u@198.18.%u.%u:5060;transport=udp", i, (i >> 8) & 255, i & 255);
 	}
 	for (uint32_t i = 0; i < n_bindings; i++)
@@ -220,7 +313,7 @@ main(int argc, char **argv)
 	if (t == NULL)
 		return 1;
 	t0 = now_s();
-	if (apply_ids(t, ring, &policy, order, n_bindings, 1, NOW0) != 0)
+	if (apply_ids(t, ring, &policy, order, n_bindings, 1, NOW0, 1) != 0)
 		return 1;
 	fill_s = now_s() - t0;
 	rss1 = rss_bytes();
@@ -236,7 +329,7 @@ main(int argc, char **argv)
 	}
 	drain(ring);
 	t0 = now_s();
-	if (apply_ids(t, ring, &policy, order, n_insert, 1, NOW0 + 2) != 0)
+	if (apply_ids(t, ring, &policy, order, n_insert, 1, NOW0 + 2, BURST_MAX) != 0)
 		return 1;
 	insert_s = now_s() - t0;
 
@@ -244,48 +337,40 @@ main(int argc, char **argv)
 	for (uint32_t i = 0; i < n_refresh; i++)
 		order[i] = (uint32_t)(rng() % n_bindings);
 	t0 = now_s();
-	if (apply_ids(t, ring, &policy, order, n_refresh, 1u << 28, NOW0 + 3) != 0)
+	if (apply_ids(t, ring, &policy, order, n_refresh / 2, 1u << 28, NOW0 + 3, 1) != 0)
+		return 1;
+	refresh_single_s = now_s() - t0;
+	t0 = now_s();
+	if (apply_ids(t, ring, &policy, order + n_refresh / 2, n_refresh / 2, 1u << 29,
+		      NOW0 + 4, BURST_MAX) != 0)
 		return 1;
 	refresh_s = now_s() - t0;
 	binding_table_get_stats(t, &bst);
 	binding_table_destroy(t);
 
-	/* 4. checkpoint: n_bindings registrations committed to LMDB */
-	snprintf(state_dir, sizeof(state_dir), "%s/sipreg-bench-store-%d", state_parent, (int)getpid());
-	lcfg.state_dir = state_dir;
-	rc = store_lmdb_open(&lcfg, &lmdb);
-	if (rc != 0) {
-		fprintf(stderr, "store_lmdb_open(%s): %d\n", state_dir, rc);
-		return 1;
-	}
-	cp = checkpoint_create(lmdb, &ccfg, &ring, 1);
-	t = binding_table_create(n_bindings, 0, ring, NOW0);
-	if (cp == NULL || t == NULL)
-		return 1;
+	/* 4. checkpoint: n_bindings registrations committed to LMDB, durable
+	 * (default config), then again without fsync, through the map */
 	for (uint32_t i = 0; i < n_bindings; i++)
 		order[i] = i;
 	shuffle(order, n_bindings);
-	for (uint32_t done = 0; done < n_bindings; done += 8192) {
-		uint32_t n = n_bindings - done < 8192 ? n_bindings - done : 8192;
-		struct request r;
-		struct registration_result res;
-
-		request_init(&r);
-		for (uint32_t i = 0; i < n; i++) {
-			request_set(&r, order[done + i], 1, NOW0);
-			binding_table_apply_register(t, &policy, &r.req, &res);
-		}
-		t0 = now_s();
-		rc = checkpoint_run_once(cp, NOW0);
-		ckpt_s += now_s() - t0;
-		if (rc != (int)n) {
-			fprintf(stderr, "checkpoint_run_once: %d\n", rc);
-			return 1;
-		}
-	}
-	checkpoint_destroy(cp);
-	binding_table_destroy(t);
-	store_lmdb_close(lmdb);
+	snprintf(state_dir, sizeof(state_dir), "%s/sipreg-bench-store-%d", state_parent, (int)getpid());
+	lcfg.state_dir = state_dir;
+	snprintf(cleanup_dirs[0], sizeof(cleanup_dirs[0]), "%s", state_dir);
+	atexit(cleanup);
+	ckpt_s = run_checkpoint(&lcfg, commit_changes, ring, &policy);
+	if (ckpt_s < 0)
+		return 1;
+	snprintf(state_dir_fast, sizeof(state_dir_fast), "%s/sipreg-bench-store-%d-nosync",
+		 state_parent, (int)getpid());
+	fast_cfg.state_dir = state_dir_fast;
+	snprintf(cleanup_dirs[1], sizeof(cleanup_dirs[1]), "%s", state_dir_fast);
+	fast_cfg.no_sync = true;
+	fast_cfg.write_map = true;
+	ckpt_fast_s = run_checkpoint(&fast_cfg, commit_changes, ring, &policy);
+	remove_dir(state_dir_fast);
+	if (ckpt_fast_s < 0)
+		return 1;
+	sync();   /* no writeback of the runs above during the recovery timing */
 
 	/* 5. recovery of n_bindings (page cache warm, as after a restart) */
 	rc = store_lmdb_open(&lcfg, &lmdb);
@@ -301,16 +386,10 @@ main(int argc, char **argv)
 	}
 	binding_table_destroy(t);
 	store_lmdb_close(lmdb);
-	{
-		char cmd[600];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", state_dir);
-	}
+	remove_dir(state_dir);
 
 	{
-		double refresh_ops = n_refresh / refresh_s;
+		double refresh_ops = n_refresh / 2 / refresh_s;
 		double insert_ops = n_insert / insert_s;
 		double bytes = (double)(rss1 - rss0) / n_bindings;
 		double ckpt = n_bindings / ckpt_s;
@@ -320,10 +399,13 @@ main(int argc, char **argv)
 		       n_bindings, sizeof(struct store_binding_data));
 		printf("%-34s %14s\n", "figure", "value");
 		printf("%-34s %14.0f\n", "fill to N (ops/s)", n_bindings / fill_s);
-		printf("%-34s %14.0f\n", "insert at ~N (ops/s)", insert_ops);
-		printf("%-34s %14.0f\n", "refresh at N (ops/s)", refresh_ops);
+		printf("%-34s %14.0f\n", "insert at ~N, burst 32 (ops/s)", insert_ops);
+		printf("%-34s %14.0f\n", "refresh at N, one by one (ops/s)",
+		       n_refresh / 2 / refresh_single_s);
+		printf("%-34s %14.0f\n", "refresh at N, burst 32 (ops/s)", refresh_ops);
 		printf("%-34s %14.1f\n", "memory (bytes/binding, RSS delta)", bytes);
-		printf("%-34s %14.0f\n", "checkpoint (changes/s, fsync)", ckpt);
+		printf("%-34s %14.0f\n", "checkpoint, fsync (changes/s)", ckpt);
+		printf("%-34s %14.0f\n", "checkpoint, no fsync (changes/s)", n_bindings / ckpt_fast_s);
 		printf("%-34s %14.3f\n", "recovery of N (s)", recover_s);
 		printf("%-34s %14.0f\n", "recovery rate (bindings/s)", n_bindings / recover_s);
 		printf("%-34s %14llu\n", "events lost (ring full)", (unsigned long long)bst.events_lost);
@@ -336,5 +418,7 @@ main(int argc, char **argv)
 	free(aors);
 	free(contacts);
 	free(order);
+	free(aor_lens);
+	free(contact_lens);
 	return 0;
 }
