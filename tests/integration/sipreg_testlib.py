@@ -116,7 +116,9 @@ class TestNet:
 class Dataplane:
     """sipreg-dataplane running in the server namespace of a TestNet."""
 
-    def __init__(self, net, mode="registrar", extra_config="", workers=1):
+    def __init__(self, net, mode="registrar", extra_config="", workers=1, store_config=""):
+        """extra_config: whole sections appended to the INI file;
+        store_config: more keys of the [store] section (lines "key = v")."""
         self.net = net
         self.instance = net.name
         self.dir = tempfile.mkdtemp(prefix="sipreg-it-")
@@ -126,14 +128,17 @@ class Dataplane:
         with open(self.config_path, "w") as f:
             f.write("[dataplane]\ninstance = %s\nport = net_af_xdp0,iface=%s\n"
                     "mode = %s\nworkers = %d\nstats_dir = %s\n"
-                    "[store]\nstate_dir = %s\n%s"
+                    "[store]\nstate_dir = %s\n%s%s"
                     % (self.instance, net.srv_if, mode, workers, self.dir,
-                       os.path.join(self.dir, "state"), extra_config))
+                       os.path.join(self.dir, "state"),
+                       store_config + ("\n" if store_config and not store_config.endswith("\n") else ""),
+                       extra_config))
+        self.state_dir = os.path.join(self.dir, "state")
         self.proc = None
         on_cleanup(self.stop)
 
     def start(self, timeout=20):
-        log = open(self.log_path, "w")
+        log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.net.srv_ns,
              os.path.join(BUILD_DIR, "dataplane", "sipreg-dataplane"), "-c", self.config_path],
@@ -194,3 +199,158 @@ class Dataplane:
 
     def _remove_dir(self):
         run(["rm", "-rf", self.dir], check=False)
+
+
+# --- registrar helpers (accounts, bindings, sipp) ---------------------------
+
+def import_accounts(dp, rows, realm="sipreg.test"):
+    """Imports accounts into dp's state dir with tools/sipreg-accounts.
+    rows: iterable of tuples in the CSV column order (username, secret,
+    account, auth_mode, cidrs, max_bindings, min_expires, max_expires);
+    trailing columns may be left out. Returns the tool's output."""
+    import csv
+    os.makedirs(dp.state_dir, exist_ok=True)
+    path = os.path.join(dp.dir, "accounts-%d.csv" % random.randrange(1 << 30))
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        for row in rows:
+            w.writerow(row)
+    return run([os.path.join(BUILD_DIR, "tools", "sipreg-accounts"), "--state-dir", dp.state_dir,
+                "--realm", realm, "import", path], timeout=300).stdout
+
+
+BINDING_COLUMNS = ("aor", "contact", "received", "expires_in_s", "expires_at", "registered_at",
+                   "refreshed_at", "cseq", "nat", "call_id", "user_agent", "account", "path",
+                   "instance")
+
+
+def bindings(dp):
+    """The bindings checkpointed to LMDB (tools/sipreg-bindings), as a list
+    of dicts keyed by BINDING_COLUMNS; numbers are ints. Empty when the
+    bindings environment does not exist yet."""
+    r = run([os.path.join(BUILD_DIR, "tools", "sipreg-bindings"), "--state-dir", dp.state_dir],
+            check=False, timeout=120)
+    if r.returncode != 0:
+        return []
+    out = []
+    for line in r.stdout.splitlines():
+        f = line.split("\t")
+        if len(f) < len(BINDING_COLUMNS):
+            continue
+        b = dict(zip(BINDING_COLUMNS, f))
+        for k in ("expires_in_s", "expires_at", "registered_at", "refreshed_at", "cseq"):
+            b[k] = int(b[k])
+        out.append(b)
+    return out
+
+
+def bindings_by_aor(dp):
+    """{aor: [binding, ...]} of bindings(dp)."""
+    d = {}
+    for b in bindings(dp):
+        d.setdefault(b["aor"], []).append(b)
+    return d
+
+
+def wait_for(pred, timeout=2.0, step=0.02):
+    """Polls pred() until it returns a true value or timeout; returns the
+    last value."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v or time.time() >= deadline:
+            return v
+        time.sleep(step)
+
+
+SIPP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sipp")
+
+
+class SippResult:
+    def __init__(self, rc, output, stats, workdir):
+        self.rc = rc
+        self.output = output
+        self.stats = stats          # last row of -trace_stat, {} if none
+        self.workdir = workdir
+
+    def count(self, name):
+        """A cumulative counter of the final statistics row, e.g.
+        "SuccessfulCall" or "FailedCall" (the "(C)" column)."""
+        v = self.stats.get(name + "(C)", "")
+        return int(v) if v.strip().isdigit() else -1
+
+    def file(self, suffix):
+        """Contents of the sipp output file ending in suffix ("" if none)."""
+        for f in os.listdir(self.workdir):
+            if f.endswith(suffix):
+                with open(os.path.join(self.workdir, f), errors="replace") as fh:
+                    return fh.read()
+        return ""
+
+    def detail(self):
+        return "rc=%s stats=%s\n%s\n%s" % (
+            self.rc, {k: v for k, v in self.stats.items()
+                      if k.endswith("(C)") and ("Call" in k or "Unexpected" in k or "Retrans" in k)},
+            self.output[-1500:], self.file("_errors.log")[-1500:])
+
+
+def sipp(net, scenario, remote, calls, rate=100, inf=None, source=None, port=0,
+         timeout=60, extra=(), keys=None, workdir=None, background=False):
+    """Runs sipp in the client namespace: scenario (a file name under
+    tests/integration/sipp/ or a path), `calls` calls at `rate` per second,
+    against remote ("198.18.0.1:5060" or "[2001:db8::1]:5060"). inf: an
+    injection CSV path. source: -i local address. keys: {name: value} for
+    -key. Bounded: sipp's own -timeout plus a kill after timeout+10 s.
+    Returns SippResult (or, with background=True, (Popen, workdir, finish)
+    where finish() waits and returns the SippResult)."""
+    workdir = workdir or tempfile.mkdtemp(prefix="sipreg-sipp-")
+    on_cleanup(lambda: run(["rm", "-rf", workdir], check=False))
+    sf = scenario if os.path.isabs(scenario) else os.path.join(SIPP_DIR, scenario)
+    cmd = ["ip", "netns", "exec", net.cli_ns, "sipp", remote, "-sf", sf, "-m", str(calls),
+           "-r", str(rate), "-nostdin", "-timeout", "%ds" % timeout,
+           "-timeout_error", "-trace_stat", "-stf", os.path.join(workdir, "stat.csv"),
+           "-fd", "1", "-trace_err", "-error_file", os.path.join(workdir, "sipp_errors.log"),
+           "-max_recv_loops", "10000", "-max_sched_loops", "10000"]
+    if inf:
+        cmd += ["-inf", inf]
+    if source:
+        cmd += ["-i", source]
+    if port:
+        cmd += ["-p", str(port)]
+    for k, v in (keys or {}).items():
+        cmd += ["-key", k, str(v)]
+    cmd += list(extra)
+    outpath = os.path.join(workdir, "sipp.out")
+    out = open(outpath, "w")
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+
+    def stop():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    on_cleanup(stop)
+
+    def finish():
+        try:
+            rc = proc.wait(timeout + 10)
+        except subprocess.TimeoutExpired:
+            stop()
+            rc = "killed after %ds" % (timeout + 10)
+        out.close()
+        with open(outpath, errors="replace") as f:
+            output = f.read()
+        stats = {}
+        try:
+            with open(os.path.join(workdir, "stat.csv")) as f:
+                lines = [l.rstrip("\n") for l in f if l.strip()]
+            if len(lines) >= 2:
+                head = lines[0].split(";")
+                stats = dict(zip(head, lines[-1].split(";")))
+        except OSError:
+            pass
+        return SippResult(rc, output, stats, workdir)
+
+    if background:
+        return proc, workdir, finish
+    return finish()
