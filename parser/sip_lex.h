@@ -50,16 +50,17 @@ static inline bool sip_is_lws(char c)
 	return u == ' ' || (u < 32 && ((1u << u) & ((1u << '\t') | (1u << '\n') | (1u << '\r'))) != 0);
 }
 
+/* Both skips test "> ' '" first: most calls find no whitespace at all. */
 static inline const char *sip_skip_lws(const char *p, const char *end)
 {
-	while (p < end && sip_is_lws(*p))
+	while (p < end && (unsigned char)*p <= ' ' && sip_is_lws(*p))
 		p++;
 	return p;
 }
 
 static inline const char *sip_rskip_lws(const char *start, const char *end)
 {
-	while (end > start && sip_is_lws(end[-1]))
+	while (end > start && (unsigned char)end[-1] <= ' ' && sip_is_lws(end[-1]))
 		end--;
 	return end;
 }
