@@ -153,7 +153,13 @@ test_checkpoint_writes_bindings_and_history(void **state)
 	mdb_txn_abort(txn);
 	/* rings are empty after a successful commit */
 	assert_int_equal(event_ring_count(f->rings[0]) + event_ring_count(f->rings[1]), 0);
-	assert_int_equal(checkpoint_committed_seq(f->cp, store_aor_owner("sip:bob@example.com", 19, 2)), 2);
+	/* bob's two events are the last on his worker's ring (alice's may share it) */
+	{
+		uint32_t bob = store_aor_owner("sip:bob@example.com", 19, 2);
+		uint32_t alice = store_aor_owner("sip:alice@example.com", 21, 2);
+
+		assert_int_equal(checkpoint_committed_seq(f->cp, bob), bob == alice ? 3 : 2);
+	}
 }
 
 static void
