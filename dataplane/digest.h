@@ -5,9 +5,9 @@
  * timestamp | source address | realm))[0..32): the registrar keeps no
  * per-challenge state, a nonce only verifies for the source it was given
  * to, and its age tells stale from forged. One struct digest_engine per
- * worker: its OpenSSL contexts are created once and re-used, so the
- * packet path neither allocates nor re-keys (DESIGN.md: 1.1 us naive vs
- * 0.12 us with precomputed keyed states).
+ * worker: its keyed HMAC states are computed once and copied per use, so
+ * the packet path neither allocates nor re-keys (DESIGN.md: 1.1 us naive
+ * vs 0.12 us with precomputed keyed states).
  */
 #ifndef SIPREG_DIGEST_H
 #define SIPREG_DIGEST_H
@@ -40,8 +40,8 @@ struct digest_source {
 
 struct digest_engine;
 
-/* Creates an engine keyed with secret. Returns NULL when OpenSSL cannot
- * provide HMAC-SHA256, MD5 or SHA-256 (the caller reports it and exits). */
+/* Creates an engine keyed with secret. Returns NULL when out of memory or
+ * when OpenSSL's SHA-256 fails (the caller reports it and exits). */
 struct digest_engine *digest_engine_create(const uint8_t secret[DIGEST_SECRET_LEN],
 					   uint32_t nonce_validity_s);
 
