@@ -546,7 +546,7 @@ binding_table_apply_register(struct binding_table *t, const struct store_policy 
 		set_status(t, res, STORE_APPLY_BAD_REQUEST);
 		return;
 	}
-	tag = (uint32_t)store_aor_hash(req->aor.ptr, req->aor.len);
+	tag = (uint32_t)(req->aor_hash ? req->aor_hash : store_aor_hash(req->aor.ptr, req->aor.len));
 
 	/* Step 5: '*' only alone and with Expires: 0. */
 	if (req->wildcard) {
@@ -706,17 +706,17 @@ binding_table_apply_register(struct binding_table *t, const struct store_policy 
 }
 
 void
-binding_table_prefetch_index(const struct binding_table *t, struct store_slice aor)
+binding_table_prefetch_index(const struct binding_table *t, uint64_t aor_hash)
 {
-	uint32_t tag = (uint32_t)store_aor_hash(aor.ptr, aor.len);
+	uint32_t tag = (uint32_t)aor_hash;
 
 	__builtin_prefetch(&t->index[tag & t->index_mask]);
 }
 
 void
-binding_table_prefetch_aor(const struct binding_table *t, struct store_slice aor)
+binding_table_prefetch_aor(const struct binding_table *t, uint64_t aor_hash)
 {
-	uint32_t tag = (uint32_t)store_aor_hash(aor.ptr, aor.len);
+	uint32_t tag = (uint32_t)aor_hash;
 	const struct index_entry *e = &t->index[tag & t->index_mask];
 	const char *b;
 

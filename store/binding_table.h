@@ -59,6 +59,8 @@ struct registration_contact {
 /* A REGISTER that passed steps 1-4 (domain, Require, auth, AOR ownership). */
 struct registration_request {
 	struct store_slice aor;        /* canonical To AOR */
+	uint64_t aor_hash;             /* store_aor_hash(aor) if the caller has it
+					* (it chose the owner with it), else 0 */
 	struct store_slice call_id;
 	uint32_t cseq;
 	bool has_expires_header;
@@ -171,12 +173,12 @@ void binding_table_apply_register(struct binding_table *t,
 /*
  * Burst staging (optional, speed only): for a burst of REGISTERs call
  * _prefetch_index for every AOR, then _prefetch_aor for every AOR, then
- * apply them.  The two cache misses of a lookup (index entry, then the
+ * apply them (aor_hash = store_aor_hash(), as computed for the owner).  The two cache misses of a lookup (index entry, then the
  * binding) then overlap across the burst instead of adding up
  * (perf/bench-store: "refresh, burst of 32").
  */
-void binding_table_prefetch_index(const struct binding_table *t, struct store_slice aor);
-void binding_table_prefetch_aor(const struct binding_table *t, struct store_slice aor);
+void binding_table_prefetch_index(const struct binding_table *t, uint64_t aor_hash);
+void binding_table_prefetch_aor(const struct binding_table *t, uint64_t aor_hash);
 
 /*
  * Housekeeping tick: remove every binding with expires_at_s <= now_s

@@ -14,7 +14,8 @@
  * memory is a fixed per-worker cost and is allocated before the RSS baseline.
  * Prints a table; the last line is one JSON object.
  *
- * Usage: bench_store [--bindings N] [--commit CHANGES] [--no-sync] [--state-dir DIR]
+ * Usage: bench_store [--bindings N] [--refresh-ops N] [--commit CHANGES] [--no-sync]
+ *                    [--state-dir DIR]
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "aor_hash.h"
 #include "binding_table.h"
 #include "checkpoint.h"
 #include "event_ring.h"
@@ -118,6 +120,8 @@ request_set(struct request *r, uint32_t id, uint32_t cseq, int64_t now)
 {
 	r->req.aor.ptr = aors + (size_t)id * AOR_BYTES;
 	r->req.aor.len = aor_lens[id];
+	/* the dataplane hashed the AOR to pick the owner worker */
+	r->req.aor_hash = store_aor_hash(r->req.aor.ptr, r->req.aor.len);
 	r->contact.uri.ptr = contacts + (size_t)id * CONTACT_BYTES;
 	r->contact.uri.len = contact_lens[id];
 	r->req.cseq = cseq;
@@ -157,9 +161,9 @@ apply_ids(struct binding_table *t, struct event_ring *ring, const struct store_p
 		if (burst > 1) {
 			/* the dataplane's staging: index lines, then bindings, then apply */
 			for (uint32_t b = 0; b < m; b++)
-				binding_table_prefetch_index(t, r[b].req.aor);
+				binding_table_prefetch_index(t, r[b].req.aor_hash);
 			for (uint32_t b = 0; b < m; b++)
-				binding_table_prefetch_aor(t, r[b].req.aor);
+				binding_table_prefetch_aor(t, r[b].req.aor_hash);
 		}
 		for (uint32_t b = 0; b < m; b++) {
 			binding_table_apply_register(t, policy, &r[b].req, &res);
@@ -259,12 +263,14 @@ main(int argc, char **argv)
 	struct binding_table_stats bst;
 	double t0, fill_s, insert_s, refresh_s, refresh_single_s, ckpt_s, ckpt_fast_s, recover_s;
 	long rss0, rss1;
-	uint32_t n_insert, n_refresh;
+	uint32_t n_insert, n_refresh = 0;
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--bindings") == 0 && i + 1 < argc)
 			n_bindings = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--refresh-ops") == 0 && i + 1 < argc)
+			n_refresh = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--no-sync") == 0)
 			lcfg.no_sync = true;
 		else if (strcmp(argv[i], "--write-map") == 0)
@@ -282,7 +288,8 @@ main(int argc, char **argv)
 	if (n_bindings < 1000)
 		n_bindings = 1000;
 	n_insert = n_bindings / 10;
-	n_refresh = 2 * n_bindings;
+	if (n_refresh < n_bindings)
+		n_refresh = n_bindings < 1000000 ? 2000000 : 2 * n_bindings;
 	store_policy_defaults(&policy);
 	policy.max_bindings = 4;
 
