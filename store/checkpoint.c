@@ -4,6 +4,13 @@
  * One commit = one write txn on `bindings` then one on `history`.
  * `bindings` first: it is what recovery reads; a crash between the two loses
  * history lines of the last window, never bindings.
+ *
+ * Cost (perf/bench-store, 1M AORs registered in random order, 8192 changes
+ * per commit): a random key dirties about one 4 KiB leaf page of `bindings`
+ * per change, so a durable commit writes ~4 KiB per change and the disk
+ * bounds throughput (~60-70 k changes/s with fsync on this VM; ~230-310 k/s
+ * with no_sync / write_map; `history` alone, being append-only, ~570 k/s).
+ * Larger windows or coalescing raise it; see the issue 4 report.
  */
 #include "checkpoint.h"
 
