@@ -49,6 +49,7 @@ static const struct config_key config_keys[] = {
 	UINT("dataplane", "busy_budget", busy_budget, 0, 1024, "0"),
 	ENUM("dataplane", "mode", mode, mode_names, "registrar"),
 	STR("dataplane", "stats_dir", stats_dir, "/dev/shm"),
+	STR("dataplane", "mgmt_socket", mgmt_socket, ""),
 	UINT("sip", "port", sip_port, 1, 65535, "5060"),
 	STR("sip", "domains", domains, "sipreg.test"),
 	STR("sip", "realm", realm, ""),

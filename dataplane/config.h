@@ -30,6 +30,7 @@ struct dataplane_config {
 	enum dataplane_mode mode;
 	/* (written through the key table as an unsigned) */
 	char stats_dir[CONFIG_STR_MAX]; /* shared-memory stats file lives here */
+	char mgmt_socket[CONFIG_STR_MAX]; /* "" = <state_dir>/dataplane.sock */
 	/* [sip] */
 	uint16_t sip_port;
 	char domains[CONFIG_STR_MAX];   /* comma-separated */

@@ -20,6 +20,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <pthread.h>
 #include <time.h>
 
 #include "account_store.h"
@@ -29,6 +30,7 @@
 #include "config.h"
 #include "digest.h"
 #include "eal_args.h"
+#include "mgmt.h"
 #include "recovery.h"
 #include "registrar.h"
 #include "replay_cache.h"
@@ -68,6 +70,9 @@ struct registrar_state {
 	struct event_ring *rings[CONFIG_MAX_WORKERS];
 	struct binding_table *tables[CONFIG_MAX_WORKERS];
 	struct rte_ring *handoff[CONFIG_MAX_WORKERS];
+	struct rte_ring *commands[CONFIG_MAX_WORKERS];
+	struct mgmt *mgmt;
+	pthread_mutex_t reload_lock;
 	struct digest_engine *digest[CONFIG_MAX_WORKERS];
 	struct replay_cache *replay[CONFIG_MAX_WORKERS];
 	struct checkpoint *checkpoint;
@@ -84,6 +89,7 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 	int64_t now_s = (int64_t)time(NULL);
 
 	memset(rs, 0, sizeof(*rs));
+	pthread_mutex_init(&rs->reload_lock, NULL);
 	if (registrar_config_set_domains(&rs->cfg, cfg->domains) != 0) {
 		fprintf(stderr, "sipreg-dataplane: config error: [sip] domains = '%s': need 1..%d names of < %d characters\n",
 			cfg->domains, REGISTRAR_MAX_DOMAINS, REGISTRAR_DOMAIN_MAX);
@@ -155,9 +161,12 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 		rs->rings[k] = event_ring_create(EVENT_RING_SIZE);
 		rs->tables[k] = binding_table_create(cfg->bindings_per_worker, (uint16_t)k, rs->rings[k], now_s);
 		rs->handoff[k] = rte_ring_create(name, HANDOFF_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "commands_%u", k);
+		rs->commands[k] = rte_ring_create(name, 64, (int)rte_socket_id(), RING_F_SC_DEQ);
 		rs->digest[k] = digest_engine_create(rs->secret, cfg->nonce_validity_s);
 		rs->replay[k] = replay_cache_create(REPLAY_ENTRIES, (int)rte_socket_id());
-		if (!rs->rings[k] || !rs->tables[k] || !rs->handoff[k] || !rs->digest[k] || !rs->replay[k]) {
+		if (!rs->rings[k] || !rs->tables[k] || !rs->handoff[k] || !rs->commands[k] ||
+		    !rs->digest[k] || !rs->replay[k]) {
 			fprintf(stderr, "sipreg-dataplane: worker %u: out of memory for %u bindings "
 				"(lower [store] bindings_per_worker or raise [dataplane] memory_mb)\n",
 				k, cfg->bindings_per_worker);
@@ -193,6 +202,7 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
  * produced) and frees everything. Workers must have stopped. */
 static void registrar_teardown(struct registrar_state *rs, unsigned n)
 {
+	mgmt_stop(rs->mgmt);
 	if (rs->checkpoint) {
 		checkpoint_stop(rs->checkpoint);
 		checkpoint_destroy(rs->checkpoint);
@@ -201,6 +211,7 @@ static void registrar_teardown(struct registrar_state *rs, unsigned n)
 		binding_table_destroy(rs->tables[k]);
 		event_ring_destroy(rs->rings[k]);
 		rte_ring_free(rs->handoff[k]);
+		rte_ring_free(rs->commands[k]);
 		digest_engine_free(rs->digest[k]);
 		replay_cache_free(rs->replay[k]);
 	}
@@ -210,22 +221,36 @@ static void registrar_teardown(struct registrar_state *rs, unsigned n)
 	store_lmdb_close(rs->lmdb);
 }
 
-/* SIGHUP: load the accounts again, publish, reclaim the old table once
- * every worker has passed a quiescent state. */
-static void registrar_reload_accounts(struct registrar_state *rs)
+/* SIGHUP or the mgmt command: load the accounts again, publish, reclaim
+ * the old table once every worker has passed a quiescent state. Returns
+ * the new account count, or -1 (the old accounts stay). */
+static int64_t registrar_reload_accounts(void *arg)
 {
+	struct registrar_state *rs = arg;
 	char err[512] = "";
-	struct account_table *fresh = account_table_load(rs->config_env, (int)rte_socket_id(), err, sizeof(err));
 
+	pthread_mutex_lock(&rs->reload_lock);
+	struct account_table *fresh = account_table_load(rs->config_env, (int)rte_socket_id(), err, sizeof(err));
 	if (!fresh) {
+		pthread_mutex_unlock(&rs->reload_lock);
 		fprintf(stderr, "sipreg-dataplane: account reload failed, keeping the old accounts: %s\n", err);
-		return;
+		return -1;
 	}
 	struct account_table *old = __atomic_exchange_n(&rs->accounts, fresh, __ATOMIC_ACQ_REL);
 	rte_rcu_qsbr_synchronize(rs->qsbr, RTE_QSBR_THRID_INVALID);
 	account_table_free(old);
-	printf("sipreg-dataplane: reloaded %u accounts\n", account_table_size(fresh));
+	int64_t n = account_table_size(fresh);
+	pthread_mutex_unlock(&rs->reload_lock);
+	printf("sipreg-dataplane: reloaded %lld accounts\n", (long long)n);
 	fflush(stdout);
+	return n;
+}
+
+static uint32_t registrar_account_count(void *arg)
+{
+	struct registrar_state *rs = arg;
+
+	return account_table_size(__atomic_load_n(&rs->accounts, __ATOMIC_ACQUIRE));
 }
 
 static void usage(FILE *out)
@@ -425,11 +450,25 @@ int main(int argc, char **argv)
 				.n_workers = cfg.workers,
 			};
 			w->handoff_in = rs.handoff[k];
+			w->cmd_in = rs.commands[k];
 			w->handoff_rings = rs.handoff;
 			w->qsbr = rs.qsbr;
 		}
 		rte_eal_remote_launch(worker_main, w, lcore);
 		k++;
+	}
+	if (registrar_mode) {
+		char mgmt_path[CONFIG_STR_MAX + 32];
+		struct mgmt_hooks hooks = { registrar_reload_accounts, registrar_account_count, &rs };
+		if (cfg.mgmt_socket[0])
+			snprintf(mgmt_path, sizeof(mgmt_path), "%s", cfg.mgmt_socket);
+		else
+			snprintf(mgmt_path, sizeof(mgmt_path), "%s/dataplane.sock", cfg.state_dir);
+		rs.mgmt = mgmt_start(mgmt_path, rs.commands, cfg.workers, &hooks, err, sizeof(err));
+		if (!rs.mgmt) {
+			fprintf(stderr, "sipreg-dataplane: %s\n", err);
+			quit = true;
+		}
 	}
 	__atomic_store_n(&stats->ready, 1, __ATOMIC_RELEASE);
 	printf("sipreg-dataplane: ready instance=%s mode=%s port=%s workers=%u rx_queues=%u stats=%s\n",
@@ -440,7 +479,7 @@ int main(int argc, char **argv)
 		usleep(100 * 1000);
 		if (reload_requested && registrar_mode) {
 			reload_requested = false;
-			registrar_reload_accounts(&rs);
+			(void)registrar_reload_accounts(&rs);
 		}
 	}
 	rte_eal_mp_wait_lcore();

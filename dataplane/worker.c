@@ -13,6 +13,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "mgmt.h"
 #include "packet.h"
 
 static const enum stats_counter drop_counter[] = {
@@ -133,6 +134,25 @@ void worker_housekeeping(struct worker *w, int64_t now_s)
 /* Sends on this worker's TX queue, or, for a worker without one (a port
  * with fewer queues than workers, such as net_af_xdp on veth), through the
  * ring of the worker that owns a queue: TX queues are never shared. */
+/* A management command for this worker's table (mgmt.h). */
+static void run_command(struct worker *w, struct worker_command *cmd, int64_t now_s)
+{
+	struct binding_table_stats st;
+
+	switch (cmd->type) {
+	case WORKER_CMD_KICK:
+		cmd->result = binding_table_force_unregister(
+			w->registrar.table, (struct store_slice){ cmd->aor, cmd->aor_len },
+			(struct store_slice){ cmd->binding_key, cmd->binding_key_len }, now_s);
+		break;
+	case WORKER_CMD_COUNT_BINDINGS:
+		binding_table_get_stats(w->registrar.table, &st);
+		cmd->result = st.bindings;
+		break;
+	}
+	__atomic_store_n(&cmd->done, 1, __ATOMIC_RELEASE);
+}
+
 static void transmit(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t sent;
@@ -180,6 +200,11 @@ int worker_main(void *arg)
 			unsigned k = rte_ring_dequeue_burst(w->handoff_in, (void **)pkts, WORKER_BURST, NULL);
 			if (k)
 				transmit(w, pkts, worker_process_burst(w, pkts, (uint16_t)k, true, now_s));
+		}
+		if (w->cmd_in) {
+			struct worker_command *cmd;
+			if (rte_ring_dequeue(w->cmd_in, (void **)&cmd) == 0)
+				run_command(w, cmd, now_s);
 		}
 		if (now_s != w->last_housekeeping_s)
 			worker_housekeeping(w, now_s);

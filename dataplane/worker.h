@@ -30,6 +30,7 @@ struct worker {
 	struct rte_ring *tx_in;         /* replies of queue-less workers to send */
 	struct rte_ring *tx_via;        /* no TX queue of my own: send through here */
 	struct rte_ring *handoff_in;    /* requests whose AOR this worker owns */
+	struct rte_ring *cmd_in;        /* struct worker_command * from the mgmt thread */
 	struct rte_ring **handoff_rings;/* every worker's handoff_in, by index */
 	struct rte_rcu_qsbr *qsbr;      /* account table reclamation */
 	uint64_t tsc_hz;
