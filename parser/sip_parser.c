@@ -458,6 +458,10 @@ static bool parse_credentials(const char *p, const char *end, struct sip_credent
 		if (dst != NULL) {
 			if (must_quote && !quoted)
 				return false;
+			/* nonce-count = "nc" EQUAL nc-value, nc-value = 8LHEX */
+			if (dst == &cr->nc && (quoted || val.len != 8 ||
+					       sip_skip_class(val.ptr, val.ptr + 8, SIP_CC_HEX) != val.ptr + 8))
+				return false;
 			if (dst->ptr != NULL)
 				return false; /* a directive twice: ambiguous */
 			*dst = val;
@@ -730,11 +734,11 @@ static enum sip_parse_status parse_status_line(struct sip_msg *m, const char *p,
 	if (m->status_code < 100 || m->status_code > 699)
 		return SIP_PARSE_BAD_STATUS_CODE;
 	p += 3;
-	if (p < end) {
-		if (*p != ' ')
-			return SIP_PARSE_BAD_STATUS_CODE;
-		p++;
-	}
+	/* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF: the
+	 * second SP is there even when the reason phrase is empty */
+	if (p >= end || *p != ' ')
+		return SIP_PARSE_BAD_STATUS_CODE;
+	p++;
 	for (const char *r = p; r < end; r++) {
 		unsigned char c = (unsigned char)*r;
 		if ((c < 0x20 && c != '\t') || c == 0x7f)

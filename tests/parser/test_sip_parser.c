@@ -458,6 +458,96 @@ static void test_helpers(void **state)
 	assert_true(sip_slice_eq_lit_nocase(a, "via"));
 }
 
+
+static void test_bare_cr_in_a_header_is_bare_cr(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Max-Forwards: 7\r\r\n\r\n"), SIP_PARSE_BARE_CR);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Subject: a\rb\r\n\r\n"), SIP_PARSE_BARE_CR);
+}
+
+static void test_contact_star_with_another_contact_is_bad_contact(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: *\r\nContact: <sip:a@b>\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: <sip:a@b>\r\nContact: *\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: *, <sip:a@b>\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
+}
+
+static void test_digest_nc_is_8_hex_digits(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\", nc=00\r\n\r\n"),
+			 SIP_PARSE_BAD_AUTHORIZATION);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\", nc=0000000a\r\n\r\n"),
+			 SIP_PARSE_OK);
+}
+
+static void test_digest_quoted_directives_must_be_quoted(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=alice\r\n\r\n"),
+			 SIP_PARSE_BAD_AUTHORIZATION);
+	/* qop and algorithm are tokens, but phones quote them: accepted */
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\", qop=\"auth\"\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_slice(msg.authorization[0].qop, "auth");
+}
+
+static void test_other_auth_scheme_needs_auth_params(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: NoOneKnowsThisScheme opaque-data=here\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_false(msg.authorization[0].is_digest);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digesoutbound\r\n\r\n"), SIP_PARSE_BAD_AUTHORIZATION);
+}
+
+static void test_status_line_needs_sp_after_code(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("SIP/2.0 100\r\n" MANDATORY "\r\n"), SIP_PARSE_BAD_STATUS_CODE);
+	assert_int_equal(parse("SIP/2.0 100 \r\n" MANDATORY "\r\n"), SIP_PARSE_OK);
+	assert_int_equal(msg.reason.len, 0);
+}
+
+static void test_uri_escapes_headers_and_user_with_question_mark(void **state)
+{
+	(void)state;
+	struct sip_uri u;
+	struct sip_slice a = { "sip:10?7@192.0.2.1:5060;transport=udp", 37 };
+	assert_true(sip_uri_parse(a, &u));
+	assert_slice(u.user, "10?7");
+	assert_slice(u.host, "192.0.2.1");
+	struct sip_slice bad_escape = { "sip:a%zz@h", 10 };
+	assert_false(sip_uri_parse(bad_escape, &u));
+	struct sip_slice bad_header = { "sip:h?xample", 12 };
+	assert_false(sip_uri_parse(bad_header, &u));
+	struct sip_slice empty_param = { "sip:h;;lr", 9 };
+	assert_false(sip_uri_parse(empty_param, &u));
+}
+
+static void test_param_without_value_after_equals_is_rejected(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: <sip:a@b>;newparam =\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
+	assert_int_equal(parse(REG_HEAD VIA "From: <sip:a@b>;tag=,x\r\n" TO CALLID CSEQ "\r\n"), SIP_PARSE_BAD_FROM);
+}
+
+static void test_duplicate_content_type_is_rejected(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Content-Type: a/b\r\nc: a/b\r\n\r\n"),
+			 SIP_PARSE_DUPLICATE_CONTENT_TYPE);
+}
+
+static void test_control_character_in_quoted_string_is_rejected(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD VIA "From: \"A\x0b\" <sip:a@b>;tag=1\r\n" TO CALLID CSEQ "\r\n"),
+			 SIP_PARSE_BAD_FROM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +586,16 @@ int main(void)
 		cmocka_unit_test(test_proxy_authorization_and_path_and_require),
 		cmocka_unit_test(test_lf_only_line_ends_are_accepted),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_bare_cr_in_a_header_is_bare_cr),
+		cmocka_unit_test(test_contact_star_with_another_contact_is_bad_contact),
+		cmocka_unit_test(test_digest_nc_is_8_hex_digits),
+		cmocka_unit_test(test_digest_quoted_directives_must_be_quoted),
+		cmocka_unit_test(test_other_auth_scheme_needs_auth_params),
+		cmocka_unit_test(test_status_line_needs_sp_after_code),
+		cmocka_unit_test(test_uri_escapes_headers_and_user_with_question_mark),
+		cmocka_unit_test(test_param_without_value_after_equals_is_rejected),
+		cmocka_unit_test(test_duplicate_content_type_is_rejected),
+		cmocka_unit_test(test_control_character_in_quoted_string_is_rejected),
 	};
 	return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
 }
