@@ -736,6 +736,76 @@ test_owner_is_stable_and_in_range(void **state)
 	assert_true(store_aor_hash("sip:a@x", 7) != store_aor_hash("sip:b@x", 7));
 }
 
+/* ---- hash hand-over, burst staging, restore ----------------------------- */
+
+static void
+test_caller_supplied_aor_hash_finds_the_same_bindings(void **state)
+{
+	struct fixture *f = *state;
+
+	register_contact(f, "c1", 1, "sip:alice@198.18.0.1", 600, T0);
+	reg_init(&f->r, AOR, "c1", 2, T0 + 1);
+	f->r.req.aor_hash = store_aor_hash(AOR, strlen(AOR));
+	reg_contact(&f->r, "sip:alice@198.18.0.1", 600);
+	apply(f);
+	assert_int_equal(count_events(&f->res, STORE_EVENT_REFRESHED), 1);
+	assert_int_equal(aor_binding_count(f->table, AOR), 1);
+}
+
+static void
+test_burst_prefetch_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t h = store_aor_hash(AOR, strlen(AOR));
+
+	binding_table_prefetch_index(f->table, h);
+	binding_table_prefetch_aor(f->table, h);          /* AOR absent */
+	register_contact(f, "c1", 1, "sip:alice@198.18.0.1", 600, T0);
+	binding_table_prefetch_index(f->table, h);
+	binding_table_prefetch_aor(f->table, h);          /* AOR present */
+	assert_int_equal(aor_binding_count(f->table, AOR), 1);
+}
+
+static void
+test_restore_keeps_the_newest_record_of_a_binding(void **state)
+{
+	struct fixture *f = *state;
+	struct store_binding_data b;
+	const struct store_binding_data *got;
+
+	register_contact(f, "c1", 1, "sip:alice@198.18.0.1", 600, T0);
+	memcpy(&b, binding_table_get(f->table, f->res.contacts[0].binding), sizeof(b));
+	b.refreshed_at_s = T0 + 50;
+	b.expires_at_s = T0 + 650;
+	b.cseq = 2;
+	assert_int_equal(binding_table_restore(f->table, &b), -EEXIST);
+	got = find_contact(f->table, AOR, "sip:alice@198.18.0.1");
+	assert_int_equal(got->cseq, 2);
+	b.refreshed_at_s = T0 - 50;      /* older: ignored */
+	b.cseq = 1;
+	assert_int_equal(binding_table_restore(f->table, &b), -EEXIST);
+	assert_int_equal(find_contact(f->table, AOR, "sip:alice@198.18.0.1")->cseq, 2);
+	assert_int_equal(aor_binding_count(f->table, AOR), 1);
+}
+
+static void
+test_restore_into_a_full_table_is_enospc(void **state)
+{
+	struct fixture *f = *state;
+	struct binding_table *t = binding_table_create(1, 0, NULL, T0);
+	struct store_binding_data b;
+
+	register_contact(f, "c1", 1, "sip:alice@198.18.0.1", 600, T0);
+	register_contact(f, "c1", 2, "sip:alice@198.18.0.2", 600, T0);
+	memcpy(&b, find_contact(f->table, AOR, "sip:alice@198.18.0.1"), sizeof(b));
+	assert_int_equal(binding_table_restore(t, &b), 0);
+	memcpy(&b, find_contact(f->table, AOR, "sip:alice@198.18.0.2"), sizeof(b));
+	assert_int_equal(binding_table_restore(t, &b), -ENOSPC);
+	b.str_len[STORE_STR_AOR] = 0;
+	assert_int_equal(binding_table_restore(t, &b), -EINVAL);
+	binding_table_destroy(t);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -784,6 +854,10 @@ main(void)
 		T(test_unreachable_binding_is_removed_with_unreachable_event),
 		T(test_binding_key_is_contact_or_instance_and_reg_id),
 		T(test_owner_is_stable_and_in_range),
+		T(test_caller_supplied_aor_hash_finds_the_same_bindings),
+		T(test_burst_prefetch_changes_nothing),
+		T(test_restore_keeps_the_newest_record_of_a_binding),
+		T(test_restore_into_a_full_table_is_enospc),
 	};
 
 	return cmocka_run_group_tests_name("store-register-rules", tests, NULL, NULL);
