@@ -2,7 +2,8 @@
  * recovery.h - load the `bindings` environment into the workers' tables.
  *
  * Call once at start, after store_lmdb_open() and binding_table_create() for
- * every worker, before the workers and the checkpoint thread run.  Each
+ * every worker, and before checkpoint_create() (the writer continues the
+ * history sequence this function may extend) and before the workers run.  Each
  * unexpired record goes to tables[store_aor_owner(AOR, n_workers)], so a
  * different worker count than the previous run is fine.  Records already
  * expired at now_s are deleted from `bindings` (one `expired` history line
