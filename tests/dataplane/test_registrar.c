@@ -1,0 +1,469 @@
+/* Unit tests for dataplane/registrar.c: DESIGN.md "SIP behaviour", one
+ * test per rule, through registrar_handle() with real parser, store,
+ * digest and account table (EAL without hugepages for rte_hash). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <rte_eal.h>
+#include <rte_memory.h>
+
+#include "account_import.h"
+#include "registrar.h"
+#include "stats_shm.h"
+
+#define REALM "sipreg.test"
+#define NOW 1800000000
+
+static struct registrar_config cfg;
+static struct registrar reg;
+static struct account_table *accounts;
+static uint64_t counters[STATS_SHM_MAX_COUNTERS];
+static char out[4096];
+static uint32_t out_len;
+static const struct sip_source phone = { 4, { 198, 18, 0, 2 }, 5062 };
+static const struct sip_source other_ip = { 4, { 198, 18, 0, 9 }, 5062 };
+
+static void md5_hex(const char *text, char hex[33])
+{
+	unsigned char h[16];
+	unsigned n;
+
+	EVP_Digest(text, strlen(text), h, &n, EVP_md5(), NULL);
+	for (int i = 0; i < 16; i++)
+		sprintf(hex + 2 * i, "%02x", h[i]);
+}
+
+/* An Authorization header for user/password on nonce (MD5, qop=auth). */
+static void authorization(char *buf, size_t cap, const char *user, const char *password,
+			  const char *nonce, unsigned nc, const char *cnonce)
+{
+	char ha1[33], ha2[33], resp[33], text[512];
+
+	store_ha1_hex(STORE_HA1_MD5, user, REALM, password, ha1, sizeof(ha1));
+	md5_hex("REGISTER:sip:" REALM, ha2);
+	snprintf(text, sizeof(text), "%s:%s:%08x:%s:auth:%s", ha1, nonce, nc, cnonce, ha2);
+	md5_hex(text, resp);
+	snprintf(buf, cap,
+		 "Authorization: Digest username=\"%s\", realm=\"" REALM "\", nonce=\"%s\", "
+		 "uri=\"sip:" REALM "\", response=\"%s\", algorithm=MD5, cnonce=\"%s\", qop=auth, "
+		 "nc=%08x\r\n", user, nonce, resp, cnonce, nc);
+}
+
+static void nonce_for(const struct sip_source *src, int64_t at, char nonce[DIGEST_NONCE_LEN + 1])
+{
+	struct digest_source ds = { 4, { 0 } };
+
+	memcpy(ds.addr, src->addr, 4);
+	digest_nonce_make(reg.digest, (uint32_t)at, &ds, REALM, strlen(REALM), nonce);
+	nonce[DIGEST_NONCE_LEN] = '\0';
+}
+
+static char request[4096];
+
+/* A REGISTER for user with extra header lines. */
+static const char *register_msg(const char *user, const char *ruri_host, const char *call_id,
+				unsigned cseq, const char *extra)
+{
+	snprintf(request, sizeof(request),
+		 "REGISTER sip:%s SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-%s-%u;rport\r\n"
+		 "From: <sip:%s@" REALM ">;tag=abc\r\n"
+		 "To: <sip:%s@" REALM ">\r\n"
+		 "Call-ID: %s\r\n"
+		 "CSeq: %u REGISTER\r\n"
+		 "Contact: <sip:%s@10.0.0.5:5062>\r\n"
+		 "%s"
+		 "Max-Forwards: 70\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 ruri_host, call_id, cseq, user, user, call_id, cseq, user, extra);
+	return request;
+}
+
+static enum registrar_action handle_from(const char *msg, const struct sip_source *src, int64_t now)
+{
+	uint32_t owner = 0;
+	enum registrar_action a = registrar_handle(&reg, msg, (uint32_t)strlen(msg), src, now, true,
+						   out, sizeof(out) - 1, &out_len, &owner);
+	out[a == REGISTRAR_REPLY ? out_len : 0] = '\0';
+	return a;
+}
+
+static enum registrar_action handle(const char *msg)
+{
+	return handle_from(msg, &phone, NOW);
+}
+
+static void assert_status(const char *status_line)
+{
+	if (strncmp(out, status_line, strlen(status_line)) != 0)
+		fail_msg("expected '%s', got:\n%s", status_line, out);
+}
+
+/* Registers user with password through 401 + authorized REGISTER. */
+static void register_user(const char *user, const char *password, const char *call_id,
+			  unsigned cseq, const char *extra)
+{
+	char nonce[DIGEST_NONCE_LEN + 1], auth[600], headers[1200];
+
+	nonce_for(&phone, NOW, nonce);
+	authorization(auth, sizeof(auth), user, password, nonce, cseq, call_id);
+	snprintf(headers, sizeof(headers), "%s%s", auth, extra);
+	assert_int_equal(handle(register_msg(user, REALM, call_id, cseq, headers)), REGISTRAR_REPLY);
+}
+
+static int setup(void **state)
+{
+	static const char *const rows[][5] = {
+		{ "alice", "secret-a", "acme", "digest", "" },
+		{ "bob", "secret-b", "acme", "digest", "" },
+		{ "trunk", "", "carrier", "ip", "198.18.0.2/32" },
+		{ "pbx", "", "carrier", "ip+port", "198.18.0.2:5062" },
+	};
+	struct store_account a[4];
+	static const uint8_t secret[DIGEST_SECRET_LEN] = { 9, 9, 9 };
+	char err[200];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		const char *f[5] = { rows[i][0], rows[i][1], rows[i][2], rows[i][3], rows[i][4] };
+		if (store_account_from_fields(f, 5, REALM, &a[i], err, sizeof(err)) != 0)
+			fail_msg("%s", err);
+	}
+	accounts = account_table_from_array(a, 4, SOCKET_ID_ANY);
+	memset(&cfg, 0, sizeof(cfg));
+	registrar_config_set_domains(&cfg, REALM ", 198.18.0.1");
+	strcpy(cfg.realm, REALM);
+	cfg.nonce_validity_s = 300;
+	store_policy_defaults(&cfg.policy);
+	memset(counters, 0, sizeof(counters));
+	reg = (struct registrar){
+		.cfg = &cfg,
+		.table = binding_table_create(1024, 0, NULL, NOW),
+		.digest = digest_engine_create(secret, 300),
+		.replay = replay_cache_create(1024, SOCKET_ID_ANY),
+		.accounts = &accounts,
+		.counters = counters,
+		.worker = 0,
+		.n_workers = 1,
+	};
+	return accounts && reg.table && reg.digest && reg.replay ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	binding_table_destroy(reg.table);
+	digest_engine_free(reg.digest);
+	replay_cache_free(reg.replay);
+	account_table_free(accounts);
+	return 0;
+}
+
+static void test_request_uri_domain_not_served_is_404(void **state)
+{
+	(void)state;
+	assert_int_equal(handle(register_msg("alice", "other.example", "c1", 1, "")), REGISTRAR_REPLY);
+	assert_status("SIP/2.0 404 ");
+}
+
+static void test_unsupported_require_is_420_with_unsupported(void **state)
+{
+	(void)state;
+	handle(register_msg("alice", REALM, "c1", 1, "Require: path, 100rel, foo\r\n"));
+	assert_status("SIP/2.0 420 ");
+	assert_non_null(strstr(out, "Unsupported: 100rel, foo\r\n"));
+}
+
+static void test_register_without_credentials_is_challenged_with_md5_and_sha256(void **state)
+{
+	(void)state;
+	handle(register_msg("alice", REALM, "c1", 1, ""));
+	assert_status("SIP/2.0 401 Unauthorized");
+	assert_non_null(strstr(out, "WWW-Authenticate: Digest realm=\"sipreg.test\""));
+	assert_non_null(strstr(out, "algorithm=MD5, qop=\"auth\""));
+	assert_non_null(strstr(out, "algorithm=SHA-256, qop=\"auth\""));
+	assert_int_equal(counters[STAT_auth_challenges], 1);
+}
+
+static void test_unknown_user_gets_the_same_challenge_as_known_user(void **state)
+{
+	char known[4096];
+	(void)state;
+	handle(register_msg("alice", REALM, "same-call", 1, ""));
+	strcpy(known, out);
+	handle(register_msg("zorro", REALM, "same-call", 1, ""));
+	/* Same length and same bytes apart from the user name itself. */
+	assert_int_equal(strlen(known), strlen(out));
+	for (char *p = strstr(known, "alice"); p; p = strstr(p, "alice"))
+		memcpy(p, "zorro", 5);
+	assert_string_equal(known, out);
+}
+
+static void test_valid_digest_registers_and_200_lists_contacts_with_expires_and_date(void **state)
+{
+	(void)state;
+	register_user("alice", "secret-a", "reg-1", 2, "Expires: 600\r\n");
+	assert_status("SIP/2.0 200 OK");
+	assert_non_null(strstr(out, "Contact: <sip:alice@10.0.0.5:5062>;expires="));
+	assert_non_null(strstr(out, "Date: "));
+	assert_non_null(strstr(out, "GMT\r\n"));
+	assert_int_equal(counters[STAT_auth_ok], 1);
+}
+
+static void test_nat_contact_expiry_is_capped_at_nat_max_expires(void **state)
+{
+	(void)state;
+	/* Contact 10.0.0.5 is private and is not the source 198.18.0.2. */
+	register_user("alice", "secret-a", "reg-nat", 2, "Expires: 600\r\n");
+	assert_non_null(strstr(out, "Contact: <sip:alice@10.0.0.5:5062>;expires=120\r\n"));
+}
+
+static void test_via_gets_received_and_rport(void **state)
+{
+	(void)state;
+	handle(register_msg("alice", REALM, "c1", 1, ""));
+	assert_non_null(strstr(out, "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-c1-1;received=198.18.0.2;rport=5062\r\n"));
+}
+
+static void test_wrong_password_is_403_like_an_unknown_user(void **state)
+{
+	char wrong[4096];
+	(void)state;
+	register_user("alice", "not-the-password", "c-w", 2, "");
+	assert_status("SIP/2.0 403 ");
+	strcpy(wrong, out);
+	register_user("zorro", "anything", "c-w", 2, "");
+	for (char *p = strstr(wrong, "alice"); p; p = strstr(p, "alice"))
+		memcpy(p, "zorro", 5);
+	assert_string_equal(wrong, out);
+	assert_int_equal(counters[STAT_auth_failed], 2);
+}
+
+static void test_stale_nonce_with_right_credentials_is_401_stale(void **state)
+{
+	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
+	(void)state;
+	nonce_for(&phone, NOW - 400, nonce);
+	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "cn");
+	handle(register_msg("alice", REALM, "c-s", 2, auth));
+	assert_status("SIP/2.0 401 ");
+	assert_non_null(strstr(out, "stale=true"));
+}
+
+static void test_stale_nonce_with_wrong_credentials_is_403(void **state)
+{
+	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
+	(void)state;
+	nonce_for(&phone, NOW - 400, nonce);
+	authorization(auth, sizeof(auth), "alice", "wrong", nonce, 1, "cn");
+	handle(register_msg("alice", REALM, "c-s", 2, auth));
+	assert_status("SIP/2.0 403 ");
+}
+
+static void test_nonce_from_another_source_is_challenged_again(void **state)
+{
+	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
+	(void)state;
+	nonce_for(&other_ip, NOW, nonce);
+	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "cn");
+	handle(register_msg("alice", REALM, "c-n", 2, auth));
+	assert_status("SIP/2.0 401 ");
+	assert_null(strstr(out, "stale=true"));
+}
+
+static void test_replayed_nonce_nc_cnonce_is_403(void **state)
+{
+	(void)state;
+	register_user("alice", "secret-a", "c-r", 2, "");
+	assert_status("SIP/2.0 200 ");
+	register_user("alice", "secret-a", "c-r", 2, "");   /* same nonce, nc, cnonce */
+	assert_status("SIP/2.0 403 ");
+	assert_int_equal(counters[STAT_auth_replay], 1);
+}
+
+static void test_authenticated_user_must_own_to_aor_is_403(void **state)
+{
+	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
+	(void)state;
+	nonce_for(&phone, NOW, nonce);
+	authorization(auth, sizeof(auth), "bob", "secret-b", nonce, 1, "cn");
+	handle(register_msg("alice", REALM, "c-o", 2, auth));
+	assert_status("SIP/2.0 403 ");
+	assert_int_equal(counters[STAT_auth_wrong_user], 1);
+}
+
+static void test_ip_account_from_allowed_source_registers_without_challenge(void **state)
+{
+	(void)state;
+	handle(register_msg("trunk", REALM, "c-t", 1, ""));
+	assert_status("SIP/2.0 200 ");
+}
+
+static void test_ip_account_from_other_source_is_403(void **state)
+{
+	(void)state;
+	handle_from(register_msg("trunk", REALM, "c-t", 1, ""), &other_ip, NOW);
+	assert_status("SIP/2.0 403 ");
+	assert_int_equal(counters[STAT_auth_ip_denied], 1);
+}
+
+static void test_ip_port_account_needs_the_port_too(void **state)
+{
+	struct sip_source wrong_port = phone;
+	(void)state;
+	handle(register_msg("pbx", REALM, "c-p", 1, ""));
+	assert_status("SIP/2.0 200 ");
+	wrong_port.port = 5070;
+	handle_from(register_msg("pbx", REALM, "c-p2", 1, ""), &wrong_port, NOW);
+	assert_status("SIP/2.0 403 ");
+}
+
+static void test_expires_below_min_is_423_with_min_expires(void **state)
+{
+	(void)state;
+	register_user("alice", "secret-a", "c-m", 2, "Expires: 10\r\n");
+	assert_status("SIP/2.0 423 ");
+	assert_non_null(strstr(out, "Min-Expires: 60\r\n"));
+}
+
+static void test_path_is_echoed_in_200(void **state)
+{
+	(void)state;
+	register_user("alice", "secret-a", "c-path", 2, "Path: <sip:edge.example;lr>\r\nSupported: path\r\n");
+	assert_status("SIP/2.0 200 ");
+	assert_non_null(strstr(out, "Path: <sip:edge.example;lr>\r\n"));
+}
+
+static void test_options_is_200_with_allow(void **state)
+{
+	(void)state;
+	handle("OPTIONS sip:" REALM " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
+	       "From: <sip:a@b>;tag=1\r\nTo: <sip:" REALM ">\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n"
+	       "Content-Length: 0\r\n\r\n");
+	assert_status("SIP/2.0 200 OK");
+	assert_non_null(strstr(out, "Allow: REGISTER, OPTIONS\r\n"));
+}
+
+static void test_other_method_is_405_with_allow(void **state)
+{
+	(void)state;
+	handle("INVITE sip:bob@" REALM " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
+	       "From: <sip:a@b>;tag=1\r\nTo: <sip:bob@" REALM ">\r\nCall-ID: i1\r\nCSeq: 1 INVITE\r\n"
+	       "Content-Length: 0\r\n\r\n");
+	assert_status("SIP/2.0 405 ");
+	assert_non_null(strstr(out, "Allow: REGISTER, OPTIONS\r\n"));
+}
+
+static void test_ack_and_responses_are_dropped_and_counted(void **state)
+{
+	(void)state;
+	assert_int_equal(handle("ACK sip:" REALM " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
+				"From: <sip:a@b>;tag=1\r\nTo: <sip:" REALM ">;tag=2\r\nCall-ID: a1\r\n"
+				"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"), REGISTRAR_DROP);
+	assert_int_equal(handle("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
+				"From: <sip:a@b>;tag=1\r\nTo: <sip:" REALM ">;tag=2\r\nCall-ID: r1\r\n"
+				"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"), REGISTRAR_DROP);
+	assert_int_equal(counters[STAT_drop_ack], 1);
+	assert_int_equal(counters[STAT_drop_sip_response], 1);
+}
+
+static void test_malformed_request_is_400_with_the_parser_reason(void **state)
+{
+	(void)state;
+	/* No Call-ID: the reply copies the headers that are there. */
+	assert_int_equal(handle("REGISTER sip:" REALM " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
+				"From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: nonsense\r\n"
+				"Content-Length: 0\r\n\r\n"), REGISTRAR_REPLY);
+	assert_status("SIP/2.0 400 ");
+	assert_non_null(strstr(out, "CSeq: nonsense\r\n"));
+}
+
+static void test_garbage_is_dropped_and_counted(void **state)
+{
+	static const char garbage[] = "\x01\x02\xff\xfe binary \x00 junk";
+	uint32_t owner;
+	(void)state;
+	assert_int_equal(registrar_handle(&reg, garbage, sizeof(garbage) - 1, &phone, NOW, true, out,
+					  sizeof(out), &out_len, &owner), REGISTRAR_DROP);
+	assert_int_equal(counters[STAT_drop_unparseable], 1);
+}
+
+static void test_respond_unknown_drop_is_silent_for_unknown_users(void **state)
+{
+	(void)state;
+	cfg.respond_unknown = RESPOND_UNKNOWN_DROP;
+	assert_int_equal(handle(register_msg("zorro", REALM, "c-u", 1, "")), REGISTRAR_DROP);
+	assert_int_equal(handle_from(register_msg("trunk", REALM, "c-u", 1, ""), &other_ip, NOW),
+			 REGISTRAR_DROP);
+	handle(register_msg("alice", REALM, "c-u", 1, ""));
+	assert_status("SIP/2.0 401 ");
+	cfg.respond_unknown = RESPOND_UNKNOWN_CHALLENGE;
+	assert_int_equal(counters[STAT_drop_silent_unknown], 2);
+}
+
+static void test_aor_owned_by_another_worker_is_handed_off(void **state)
+{
+	uint32_t owner = 99;
+	const char *msg = register_msg("alice", REALM, "c-h", 1, "");
+	(void)state;
+	reg.n_workers = 64;
+	enum registrar_action a = registrar_handle(&reg, msg, (uint32_t)strlen(msg), &phone, NOW, true,
+						   out, sizeof(out), &out_len, &owner);
+	reg.n_workers = 1;
+	if (owner == 0)
+		assert_int_equal(a, REGISTRAR_REPLY);
+	else
+		assert_int_equal(a, REGISTRAR_HANDOFF);
+	assert_true(owner < 64);
+}
+
+int main(void)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=test-registrar-%d", getpid());
+	char *eal_argv[] = { "test", "--no-huge", "--no-pci", "-m", "128", "--no-shconf",
+			     "--log-level=error", prefix, NULL };
+	if (rte_eal_init(8, eal_argv) < 0) {
+		fprintf(stderr, "EAL init failed\n");
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_request_uri_domain_not_served_is_404),
+		T(test_unsupported_require_is_420_with_unsupported),
+		T(test_register_without_credentials_is_challenged_with_md5_and_sha256),
+		T(test_unknown_user_gets_the_same_challenge_as_known_user),
+		T(test_valid_digest_registers_and_200_lists_contacts_with_expires_and_date),
+		T(test_nat_contact_expiry_is_capped_at_nat_max_expires),
+		T(test_via_gets_received_and_rport),
+		T(test_wrong_password_is_403_like_an_unknown_user),
+		T(test_stale_nonce_with_right_credentials_is_401_stale),
+		T(test_stale_nonce_with_wrong_credentials_is_403),
+		T(test_nonce_from_another_source_is_challenged_again),
+		T(test_replayed_nonce_nc_cnonce_is_403),
+		T(test_authenticated_user_must_own_to_aor_is_403),
+		T(test_ip_account_from_allowed_source_registers_without_challenge),
+		T(test_ip_account_from_other_source_is_403),
+		T(test_ip_port_account_needs_the_port_too),
+		T(test_expires_below_min_is_423_with_min_expires),
+		T(test_path_is_echoed_in_200),
+		T(test_options_is_200_with_allow),
+		T(test_other_method_is_405_with_allow),
+		T(test_ack_and_responses_are_dropped_and_counted),
+		T(test_malformed_request_is_400_with_the_parser_reason),
+		T(test_garbage_is_dropped_and_counted),
+		T(test_respond_unknown_drop_is_silent_for_unknown_users),
+		T(test_aor_owned_by_another_worker_is_handed_off),
+#undef T
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rte_eal_cleanup();
+	return rc;
+}
