@@ -456,6 +456,9 @@ static void compare(struct ctx *c, const struct sip_msg *m, osip_message_t *o)
 		if (ocontacts != m->contact_count)
 			mismatch(c, "contact: ours %d osip %d", m->contact_count, ocontacts);
 		for (int i = 0; i < m->contact_count && !c->failed; i++) {
+			/* Field class "star-display-name" (known-differences.txt) */
+			if (m->contact[i].addr.display.len > 0 && m->contact[i].addr.display.ptr[0] == '*')
+				continue;
 			snprintf(l, sizeof(l), "contact[%d]", i);
 			compare_name_addr(c, &m->contact[i].addr, osip_list_get(&o->contacts, i), l);
 		}
