@@ -1,6 +1,7 @@
 /* packet.c — L2-L4 decode and in-place reply for UDP datagrams. */
 #include "packet.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <rte_byteorder.h>
 #include <rte_ether.h>
@@ -29,7 +30,23 @@ static enum packet_status decode_udp_header(uint8_t *frame, uint32_t frame_len,
 	return PACKET_OK;
 }
 
-static enum packet_status decode_ipv4(uint8_t *frame, uint32_t frame_len,
+/* A NIC that verified the checksum says so in ol_flags; only frames it
+ * did not look at (AF_XDP, af_packet, NICs without the offload) are summed
+ * here: ~1 instruction per 2 payload bytes, a tenth of a REGISTER's cost. */
+static bool l4_checksum_ok(const struct rte_mbuf *m, const void *ip,
+			   const struct rte_udp_hdr *udp, int version)
+{
+	uint64_t flags = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+
+	if (flags == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		return true;
+	if (flags == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		return false;
+	return version == 4 ? rte_ipv4_udptcp_cksum_verify(ip, udp) == 0
+			    : rte_ipv6_udptcp_cksum_verify(ip, udp) == 0;
+}
+
+static enum packet_status decode_ipv4(const struct rte_mbuf *m, uint8_t *frame, uint32_t frame_len,
 				      struct udp_datagram *out)
 {
 	const struct rte_ipv4_hdr *ip = (const void *)(frame + out->l3_offset);
@@ -58,12 +75,12 @@ static enum packet_status decode_ipv4(uint8_t *frame, uint32_t frame_len,
 	if (st != PACKET_OK)
 		return st;
 	const struct rte_udp_hdr *udp = (const void *)(frame + out->l4_offset);
-	if (udp->dgram_cksum != 0 && rte_ipv4_udptcp_cksum_verify(ip, udp) != 0)
+	if (udp->dgram_cksum != 0 && !l4_checksum_ok(m, ip, udp, 4))
 		return PACKET_BAD_CHECKSUM;
 	return PACKET_OK;
 }
 
-static enum packet_status decode_ipv6(uint8_t *frame, uint32_t frame_len,
+static enum packet_status decode_ipv6(const struct rte_mbuf *m, uint8_t *frame, uint32_t frame_len,
 				      struct udp_datagram *out)
 {
 	const struct rte_ipv6_hdr *ip = (const void *)(frame + out->l3_offset);
@@ -88,7 +105,7 @@ static enum packet_status decode_ipv6(uint8_t *frame, uint32_t frame_len,
 	if (st != PACKET_OK)
 		return st;
 	const struct rte_udp_hdr *udp = (const void *)(frame + out->l4_offset);
-	if (udp->dgram_cksum == 0 || rte_ipv6_udptcp_cksum_verify(ip, udp) != 0)
+	if (udp->dgram_cksum == 0 || !l4_checksum_ok(m, ip, udp, 6))
 		return PACKET_BAD_CHECKSUM;
 	return PACKET_OK;
 }
@@ -113,9 +130,9 @@ enum packet_status packet_decode_udp(struct rte_mbuf *m, struct udp_datagram *ou
 		out->l3_offset += sizeof(*vlan);
 	}
 	if (ether_type == RTE_ETHER_TYPE_IPV4)
-		return decode_ipv4(frame, frame_len, out);
+		return decode_ipv4(m, frame, frame_len, out);
 	if (ether_type == RTE_ETHER_TYPE_IPV6)
-		return decode_ipv6(frame, frame_len, out);
+		return decode_ipv6(m, frame, frame_len, out);
 	return PACKET_NOT_IP;
 }
 

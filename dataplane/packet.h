@@ -37,7 +37,8 @@ struct udp_datagram {
 /* Decodes frame m. Returns PACKET_OK and fills out, or the reason the frame
  * is not a well-formed UDP datagram (out is then undefined). Verifies the
  * IPv4 header checksum and the UDP checksum (IPv4 checksum 0 means none;
- * on IPv6 it is mandatory). Never reads beyond the first segment. */
+ * on IPv6 it is mandatory), trusting the NIC's RX_L4_CKSUM_GOOD/BAD flags
+ * when it set them. Never reads beyond the first segment. */
 enum packet_status packet_decode_udp(struct rte_mbuf *m, struct udp_datagram *out);
 
 /* Rewrites m, decoded as d, into a reply to its sender: swaps MAC, IP

@@ -2,8 +2,11 @@
  *
  * Only SIP (UDP to the configured port, IPv4 or IPv6, optionally one VLAN
  * tag) goes to the AF_XDP socket; everything else (ARP, ICMP, neighbour
- * discovery, SSH, ...) passes to the kernel so the host stays reachable and
- * answers ARP for the address the registrar serves.
+ * discovery, SSH, ...) passes to the kernel so the host stays reachable.
+ * SIP from blocked sources (manual blocks and lockouts, exact or CIDR,
+ * IPv4 and IPv6) and over the per-source or global rate is dropped here,
+ * before it costs the dataplane anything. Allowlisted sources (carrier
+ * trunks) skip blocks and rates.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -42,6 +45,42 @@ struct {
 	__type(value, __u64);
 } xdp_counters SEC(".maps");
 
+#define LPM_MAP(name, key_t, value_t)                     \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);      \
+		__uint(max_entries, XDP_MAX_BLOCKS);      \
+		__uint(map_flags, BPF_F_NO_PREALLOC);     \
+		__type(key, key_t);                       \
+		__type(value, value_t);                   \
+	} name SEC(".maps")
+
+LPM_MAP(block_v4, struct xdp_v4_key, struct xdp_block);
+LPM_MAP(block_v6, struct xdp_v6_key, struct xdp_block);
+LPM_MAP(allow_v4, struct xdp_v4_key, __u8);
+LPM_MAP(allow_v6, struct xdp_v6_key, __u8);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDP_MAX_RATE_SOURCES);
+	__type(key, __u32);
+	__type(value, struct xdp_bucket);
+} rate_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDP_MAX_RATE_SOURCES);
+	__type(key, struct xdp_v6_key);
+	__type(value, struct xdp_bucket);
+} rate_v6 SEC(".maps");
+
+/* The global cap: one bucket per CPU (no cross-CPU atomics). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdp_bucket);
+} rate_global SEC(".maps");
+
 static __always_inline int count(__u32 reason, int verdict)
 {
 	__u64 *c = bpf_map_lookup_elem(&xdp_counters, &reason);
@@ -51,49 +90,50 @@ static __always_inline int count(__u32 reason, int verdict)
 	return verdict;
 }
 
-/* Returns the UDP destination port in host order, or 0 when the frame is
- * not UDP over IPv4/IPv6 (or is too short to tell). */
-static __always_inline __u16 udp_dest_port(void *data, void *data_end)
+/* Takes one packet from bucket b refilled at rate_pps up to burst.
+ * Returns 1 when the packet may pass. Races between CPUs on one bucket
+ * only make the limit slightly loose, never block legitimate traffic. */
+static __always_inline int bucket_take(struct xdp_bucket *b, __u64 now, __u32 rate_pps,
+				       __u32 burst)
 {
-	struct ethhdr *eth = data;
-	void *l3;
-	__u16 proto;
+	__u64 cap = (__u64)burst * 1000;
+	__u64 elapsed = now - b->last_ns;
+	__u64 tokens = b->tokens_milli;
 
-	if ((void *)(eth + 1) > data_end)
-		return 0;
-	proto = bpf_ntohs(eth->h_proto);
-	l3 = eth + 1;
-	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
-		struct vlan_hdr *vlan = l3;
-
-		if ((void *)(vlan + 1) > data_end)
-			return 0;
-		proto = bpf_ntohs(vlan->encapsulated_proto);
-		l3 = vlan + 1;
-	}
-
-	struct udphdr *udp;
-	if (proto == ETH_P_IP) {
-		struct iphdr *ip = l3;
-
-		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_UDP)
-			return 0;
-		/* Later fragments carry no UDP header. */
-		if (ip->frag_off & bpf_htons(0x1fff))
-			return 0;
-		udp = (void *)ip + ip->ihl * 4;
-	} else if (proto == ETH_P_IPV6) {
-		struct ipv6hdr *ip6 = l3;
-
-		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_UDP)
-			return 0;
-		udp = (void *)(ip6 + 1);
-	} else {
+	/* rate_pps * elapsed_ns / 1e6 = tokens in 1/1000 packet. */
+	if (elapsed > 10000000000ULL)
+		tokens = cap;
+	else
+		tokens += elapsed * rate_pps / 1000000;
+	if (tokens > cap)
+		tokens = cap;
+	b->last_ns = now;
+	if (tokens < 1000) {
+		b->tokens_milli = tokens;
 		return 0;
 	}
-	if ((void *)(udp + 1) > data_end)
-		return 0;
-	return bpf_ntohs(udp->dest);
+	b->tokens_milli = tokens - 1000;
+	return 1;
+}
+
+static __always_inline int rate_ok(void *map, void *key, __u64 now, __u32 rate, __u32 burst)
+{
+	struct xdp_bucket *b;
+
+	if (!rate)
+		return 1;
+	b = bpf_map_lookup_elem(map, key);
+	if (!b) {
+		struct xdp_bucket fresh = { (__u64)burst * 1000 - 1000, now };
+		bpf_map_update_elem(map, key, &fresh, BPF_ANY);
+		return burst > 0;
+	}
+	return bucket_take(b, now, rate, burst);
+}
+
+static __always_inline int blocked(struct xdp_block *b, __u64 now)
+{
+	return b && (b->expires_ns == 0 || b->expires_ns > now);
 }
 
 SEC("xdp")
@@ -104,13 +144,68 @@ int sip_prefilter(struct xdp_md *ctx)
 	__u32 zero = 0;
 	struct xdp_config *cfg = bpf_map_lookup_elem(&xdp_config, &zero);
 	__u16 sip_port = (cfg && cfg->sip_port) ? cfg->sip_port : XDP_DEFAULT_SIP_PORT;
-	__u16 port = udp_dest_port(data, data_end);
 	__u32 queue = ctx->rx_queue_index;    /* map keys must be on the stack */
+	struct ethhdr *eth = data;
+	struct udphdr *udp;
+	void *l3;
+	__u16 proto;
+	struct xdp_v4_key k4 = { 32, { 0 } };
+	struct xdp_v6_key k6 = { 128, { 0 } };
+	int v6 = 0;
 
-	if (port == 0 || port != sip_port)
+	if ((void *)(eth + 1) > data_end)
+		return count(XDP_COUNT_PASS_NOT_SIP, XDP_PASS);
+	proto = bpf_ntohs(eth->h_proto);
+	l3 = eth + 1;
+	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
+		struct vlan_hdr *vlan = l3;
+
+		if ((void *)(vlan + 1) > data_end)
+			return count(XDP_COUNT_PASS_NOT_SIP, XDP_PASS);
+		proto = bpf_ntohs(vlan->encapsulated_proto);
+		l3 = vlan + 1;
+	}
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip = l3;
+
+		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_UDP ||
+		    (ip->frag_off & bpf_htons(0x1fff)) || ip->ihl < 5)
+			return count(XDP_COUNT_PASS_NOT_SIP, XDP_PASS);
+		udp = (void *)ip + ip->ihl * 4;
+		__builtin_memcpy(k4.addr, &ip->saddr, 4);
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_UDP)
+			return count(XDP_COUNT_PASS_NOT_SIP, XDP_PASS);
+		udp = (void *)(ip6 + 1);
+		__builtin_memcpy(k6.addr, &ip6->saddr, 16);
+		v6 = 1;
+	} else {
+		return count(XDP_COUNT_PASS_NOT_SIP, XDP_PASS);
+	}
+	if ((void *)(udp + 1) > data_end || bpf_ntohs(udp->dest) != sip_port)
 		return count(XDP_COUNT_PASS_NOT_SIP, XDP_PASS);
 	if (!bpf_map_lookup_elem(&xsks_map, &queue))
 		return count(XDP_COUNT_PASS_NO_SOCKET, XDP_PASS);
+
+	if (v6 ? bpf_map_lookup_elem(&allow_v6, &k6) != NULL
+	       : bpf_map_lookup_elem(&allow_v4, &k4) != NULL) {
+		count(XDP_COUNT_REDIRECT_ALLOWED, XDP_PASS);
+		return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
+	}
+	__u64 now = bpf_ktime_get_ns();
+	if (blocked(v6 ? bpf_map_lookup_elem(&block_v6, &k6) : bpf_map_lookup_elem(&block_v4, &k4), now))
+		return count(XDP_COUNT_DROP_BLOCKED, XDP_DROP);
+	if (cfg) {
+		int ok = v6 ? rate_ok(&rate_v6, &k6, now, cfg->per_ip_rate_pps, cfg->per_ip_burst)
+			    : rate_ok(&rate_v4, &k4.addr, now, cfg->per_ip_rate_pps, cfg->per_ip_burst);
+		if (!ok)
+			return count(XDP_COUNT_DROP_RATE_IP, XDP_DROP);
+		if (!rate_ok(&rate_global, &zero, now, cfg->global_rate_pps_per_cpu,
+			     cfg->global_burst_per_cpu))
+			return count(XDP_COUNT_DROP_RATE_GLOBAL, XDP_DROP);
+	}
 	count(XDP_COUNT_REDIRECT_SIP, XDP_PASS);
 	return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
 }

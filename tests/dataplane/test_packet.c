@@ -152,6 +152,19 @@ static void test_bad_udp_checksum_is_dropped(void **state)
 	assert_int_equal(packet_decode_udp(&mbuf, &d), PACKET_BAD_CHECKSUM);
 }
 
+static void test_nic_checksum_verdict_is_trusted_when_present(void **state)
+{
+	struct udp_datagram d;
+	(void)state;
+	build_ipv4(0, 5060);
+	frame()[sizeof(struct rte_ether_hdr) + 28] ^= 0x20;   /* sum now wrong */
+	mbuf.ol_flags = RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	assert_int_equal(packet_decode_udp(&mbuf, &d), PACKET_OK);
+	build_ipv4(0, 5060);                                  /* sum right */
+	mbuf.ol_flags = RTE_MBUF_F_RX_L4_CKSUM_BAD;
+	assert_int_equal(packet_decode_udp(&mbuf, &d), PACKET_BAD_CHECKSUM);
+}
+
 static void test_zero_udp_checksum_is_accepted_on_ipv4_only(void **state)
 {
 	struct udp_datagram d;
@@ -274,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_vlan_tagged_frame_decodes),
 		cmocka_unit_test(test_ipv6_udp_decodes),
 		cmocka_unit_test(test_bad_udp_checksum_is_dropped),
+		cmocka_unit_test(test_nic_checksum_verdict_is_trusted_when_present),
 		cmocka_unit_test(test_zero_udp_checksum_is_accepted_on_ipv4_only),
 		cmocka_unit_test(test_bad_ipv4_header_checksum_is_dropped),
 		cmocka_unit_test(test_ipv4_fragment_is_dropped),
