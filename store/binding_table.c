@@ -198,6 +198,16 @@ binding_table_destroy(struct binding_table *t)
 	free(t);
 }
 
+void
+binding_table_prefault(struct binding_table *t)
+{
+	/* records above the high-water mark were never used and are zero:
+	 * writing zero faults their pages in; used records are left alone */
+	memset(&t->bindings[t->high_water], 0,
+	       (size_t)(t->capacity - t->high_water) * sizeof(struct binding));
+	expiry_wheel_prefault(&t->wheel, t->high_water);
+}
+
 /* ---- records -------------------------------------------------------- */
 
 static uint32_t

@@ -148,6 +148,14 @@ struct binding_table *binding_table_create(uint32_t capacity, uint16_t worker,
 void binding_table_destroy(struct binding_table *t);
 
 /*
+ * Touch every page of the table now (start-up, before the worker polls), so
+ * no binding insert takes a page fault (with huge pages, possibly a
+ * compaction stall) on the packet path.  RSS becomes the full capacity.
+ * Records in use are not touched, so calling it late is harmless.
+ */
+void binding_table_prefault(struct binding_table *t);
+
+/*
  * Apply one REGISTER (DESIGN.md "SIP behaviour" steps 5-7), in this order:
  *  - '*' must be alone (else 400) and come with Expires: 0 (else 400);
  *  - expiry per contact: ;expires, else Expires header, else default; clamped

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "big_alloc.h"
 
@@ -39,6 +40,16 @@ expiry_wheel_free(struct expiry_wheel *w)
 	store_big_free(w->at_s, (size_t)w->capacity * sizeof(int64_t));
 	w->slot_head = w->prev = w->next = NULL;
 	w->at_s = NULL;
+}
+
+void
+expiry_wheel_prefault(struct expiry_wheel *w, uint32_t from)
+{
+	size_t n = w->capacity - from;
+
+	memset(w->prev + from, 0, n * sizeof(uint32_t));
+	memset(w->next + from, 0, n * sizeof(uint32_t));
+	memset(w->at_s + from, 0, n * sizeof(int64_t));
 }
 
 void

@@ -35,6 +35,9 @@ struct expiry_wheel {
 /* 0 or -ENOMEM. */
 int expiry_wheel_init(struct expiry_wheel *w, uint32_t capacity, int64_t now_s);
 void expiry_wheel_free(struct expiry_wheel *w);
+/* Fault in the link arrays of entries from..capacity-1, never linked yet
+ * (see binding_table_prefault). */
+void expiry_wheel_prefault(struct expiry_wheel *w, uint32_t from);
 
 /* Link entry (not linked) to fire at at_s. */
 void expiry_wheel_add(struct expiry_wheel *w, uint32_t entry, int64_t at_s);

@@ -206,51 +206,7 @@ store_history_key_seq(const uint8_t key[STORE_HISTORY_KEY_BYTES])
 	return s;
 }
 
-/* ---- `config` environment, database "accounts" (skeleton) ------------
- *
- * Written by sipreg-control, read by the dataplane at start and on reload.
- * Key: the username as it appears in Digest credentials.  Value:
- * struct store_account_record (fixed size).  Zero in a policy field means
- * "use the global default".
- */
-#define STORE_ACCOUNT_RECORD_VERSION 1u
-#define STORE_ACCOUNT_NAME_MAX 63u
-#define STORE_ACCOUNT_CIDRS_MAX 8u
-
-enum store_auth_mode {
-	STORE_AUTH_DIGEST = 0,
-	STORE_AUTH_IP = 1,          /* source in cidrs, no challenge */
-	STORE_AUTH_IP_PORT = 2,     /* source address and port in cidrs */
-	STORE_AUTH_IP_DIGEST = 3,   /* source in cidrs and digest */
-};
-
-struct store_cidr {
-	uint8_t family;             /* AF_INET or AF_INET6 */
-	uint8_t prefix_len;
-	uint16_t port;              /* STORE_AUTH_IP_PORT; 0 = any */
-	uint8_t addr[16];
-};
-
-enum store_account_flag {
-	STORE_ACCOUNT_REPLACE_SET = 1u << 0,   /* register_replace overrides the default */
-	STORE_ACCOUNT_REPLACE_ON = 1u << 1,    /* ... with this value */
-	STORE_ACCOUNT_DISABLED = 1u << 2,
-};
-
-struct store_account_record {
-	uint16_t version;           /* STORE_ACCOUNT_RECORD_VERSION */
-	uint8_t auth_mode;          /* enum store_auth_mode */
-	uint8_t n_cidrs;
-	uint32_t flags;             /* enum store_account_flag */
-	uint32_t max_bindings;      /* 0: default */
-	uint32_t default_expires_s; /* 0: default */
-	uint32_t min_expires_s;     /* 0: default */
-	uint32_t max_expires_s;     /* 0: default */
-	uint32_t nat_max_expires_s; /* 0: default */
-	uint8_t ha1_md5[16];        /* MD5(username:realm:password) */
-	uint8_t ha1_sha256[32];     /* SHA-256(username:realm:password) */
-	char account[STORE_ACCOUNT_NAME_MAX + 1];   /* NUL-terminated */
-	struct store_cidr cidrs[STORE_ACCOUNT_CIDRS_MAX];
-};
+/* The `config` environment (accounts) has its own record header:
+ * account_store.h. */
 
 #endif

@@ -789,6 +789,20 @@ test_restore_keeps_the_newest_record_of_a_binding(void **state)
 }
 
 static void
+test_prefault_keeps_the_bindings_in_use(void **state)
+{
+	struct fixture *f = *state;
+
+	binding_table_prefault(f->table);
+	register_contact(f, "c1", 1, "sip:alice@198.18.0.1", 600, T0);
+	register_contact(f, "c2", 1, "sip:alice@198.18.0.2", 600, T0);
+	binding_table_prefault(f->table);
+	assert_int_equal(aor_binding_count(f->table, AOR), 2);
+	assert_non_null(find_contact(f->table, AOR, "sip:alice@198.18.0.2"));
+	assert_int_equal(binding_table_expire(f->table, T0 + 600), 2);
+}
+
+static void
 test_restore_into_a_full_table_is_enospc(void **state)
 {
 	struct fixture *f = *state;
@@ -858,6 +872,7 @@ main(void)
 		T(test_burst_prefetch_changes_nothing),
 		T(test_restore_keeps_the_newest_record_of_a_binding),
 		T(test_restore_into_a_full_table_is_enospc),
+		T(test_prefault_keeps_the_bindings_in_use),
 	};
 
 	return cmocka_run_group_tests_name("store-register-rules", tests, NULL, NULL);
