@@ -7,6 +7,8 @@
 
 void response_append(struct response_writer *w, const char *s, size_t n)
 {
+	if (n == 0)
+		return;          /* absent slices have ptr NULL */
 	if (w->overflow || n > w->cap - w->len) {
 		w->overflow = true;
 		return;

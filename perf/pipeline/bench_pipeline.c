@@ -36,6 +36,13 @@
 #include "stats_shm.h"
 #include "worker.h"
 
+/* RTE_IPV4 shifts an int past its sign bit for addresses above 127.x
+ * (UBSan); this one shifts unsigned values. */
+static uint32_t ipv4_addr(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+	return a << 24 | b << 16 | c << 8 | d;
+}
+
 #define REALM "sipreg.test"
 #define HEADERS_LEN (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
 #define FRAME_MAX 1024
@@ -56,7 +63,7 @@ static double now_seconds(void)
 static uint32_t user_ip(uint32_t i)
 {
 	/* 198.18.0.0/15 holds 131072 addresses; users share them 8 to 1. */
-	return RTE_IPV4(198, 18, 0, 0) + (i % 131072);
+	return ipv4_addr(198, 18, 0, 0) + (i % 131072);
 }
 
 static void build_frame(struct frame *f, uint32_t src_ip, const char *payload, size_t len)
@@ -74,7 +81,7 @@ static void build_frame(struct frame *f, uint32_t src_ip, const char *payload, s
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->src_addr = rte_cpu_to_be_32(src_ip);
-	ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(198, 18, 255, 1));
+	ip->dst_addr = rte_cpu_to_be_32(ipv4_addr(198, 18, 255, 1));
 	udp->src_port = rte_cpu_to_be_16(5062);
 	udp->dst_port = rte_cpu_to_be_16(5060);
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + len));
