@@ -112,6 +112,9 @@ class TestNet:
     def in_client(self, cmd, **kw):
         return run(["ip", "netns", "exec", self.cli_ns] + cmd, **kw)
 
+    def in_server(self, cmd, **kw):
+        return run(["ip", "netns", "exec", self.srv_ns] + cmd, **kw)
+
     def client_python(self, code, timeout=60):
         """Runs python code in the client namespace; returns its stdout."""
         r = self.in_client([sys.executable, "-c", code], timeout=timeout)
