@@ -46,6 +46,15 @@ struct dataplane_config {
 	unsigned register_replace;      /* 0 off, 1 on */
 	unsigned nat_max_expires_s;
 	unsigned expiring_window_s;
+	/* [lockout] */
+	unsigned lockout_failures;      /* 0: off */
+	unsigned lockout_window_s;
+	unsigned lockout_duration_s;
+	/* [rate] */
+	unsigned rate_per_ip_pps;       /* 0: off */
+	unsigned rate_per_ip_burst;
+	unsigned rate_global_pps;       /* 0: off */
+	unsigned rate_global_burst;
 	/* [store] */
 	char state_dir[CONFIG_STR_MAX];
 	unsigned bindings_per_worker;

@@ -31,6 +31,7 @@
 #include "digest.h"
 #include "eal_args.h"
 #include "mgmt.h"
+#include "protection.h"
 #include "recovery.h"
 #include "registrar.h"
 #include "replay_cache.h"
@@ -48,6 +49,7 @@
 #define HANDOFF_RING_SIZE 4096
 #define EVENT_RING_SIZE 65536
 #define REPLAY_ENTRIES (1u << 20)
+#define LOCKOUT_ENTRIES (1u << 18)
 
 static volatile bool quit;
 static volatile bool reload_requested;
@@ -73,6 +75,10 @@ struct registrar_state {
 	struct rte_ring *commands[CONFIG_MAX_WORKERS];
 	struct mgmt *mgmt;
 	pthread_mutex_t reload_lock;
+	struct lockout_table *lockouts[CONFIG_MAX_WORKERS];
+	struct rte_ring *lockout_notices;
+	struct prefix_list *allowlist;          /* registrars load it atomically */
+	struct protection *protection;
 	struct digest_engine *digest[CONFIG_MAX_WORKERS];
 	struct replay_cache *replay[CONFIG_MAX_WORKERS];
 	struct checkpoint *checkpoint;
@@ -104,6 +110,8 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 	memcpy(rs->cfg.realm, realm, strlen(realm) + 1);
 	rs->cfg.sha256_first = cfg->challenge_first == 1;
 	rs->cfg.nonce_validity_s = cfg->nonce_validity_s;
+	rs->cfg.lockout = (struct lockout_policy){ cfg->lockout_failures, cfg->lockout_window_s,
+						   cfg->lockout_duration_s };
 	rs->cfg.expiring_window_s = cfg->expiring_window_s;
 	rs->cfg.respond_unknown = cfg->respond_unknown ? RESPOND_UNKNOWN_DROP : RESPOND_UNKNOWN_CHALLENGE;
 	store_policy_defaults(&rs->cfg.policy);
@@ -165,13 +173,21 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 		rs->commands[k] = rte_ring_create(name, 64, (int)rte_socket_id(), RING_F_SC_DEQ);
 		rs->digest[k] = digest_engine_create(rs->secret, cfg->nonce_validity_s);
 		rs->replay[k] = replay_cache_create(REPLAY_ENTRIES, (int)rte_socket_id());
+		rs->lockouts[k] = lockout_table_create(LOCKOUT_ENTRIES, (int)rte_socket_id());
 		if (!rs->rings[k] || !rs->tables[k] || !rs->handoff[k] || !rs->commands[k] ||
-		    !rs->digest[k] || !rs->replay[k]) {
+		    !rs->digest[k] || !rs->replay[k] || !rs->lockouts[k]) {
 			fprintf(stderr, "sipreg-dataplane: worker %u: out of memory for %u bindings "
 				"(lower [store] bindings_per_worker or raise [dataplane] memory_mb)\n",
 				k, cfg->bindings_per_worker);
 			return -1;
 		}
+	}
+
+	rs->lockout_notices = rte_ring_create_elem("lockout_notices", sizeof(struct lockout_notice),
+						   4096, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (!rs->lockout_notices) {
+		fprintf(stderr, "sipreg-dataplane: cannot create the lockout notice ring\n");
+		return -1;
 	}
 
 	struct store_recovery_stats rst;
@@ -203,6 +219,9 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 static void registrar_teardown(struct registrar_state *rs, unsigned n)
 {
 	mgmt_stop(rs->mgmt);
+	protection_free(rs->protection);
+	rte_ring_free(rs->lockout_notices);
+	free(rs->allowlist);
 	if (rs->checkpoint) {
 		checkpoint_stop(rs->checkpoint);
 		checkpoint_destroy(rs->checkpoint);
@@ -214,6 +233,7 @@ static void registrar_teardown(struct registrar_state *rs, unsigned n)
 		rte_ring_free(rs->commands[k]);
 		digest_engine_free(rs->digest[k]);
 		replay_cache_free(rs->replay[k]);
+		lockout_table_free(rs->lockouts[k]);
 	}
 	account_table_free(rs->accounts);
 	rte_free(rs->qsbr);
@@ -244,6 +264,39 @@ static int64_t registrar_reload_accounts(void *arg)
 	printf("sipreg-dataplane: reloaded %lld accounts\n", (long long)n);
 	fflush(stdout);
 	return n;
+}
+
+static bool registrar_protection_command(void *arg, const char *cmd, const json_t *req, char *out,
+					 size_t out_len)
+{
+	struct registrar_state *rs = arg;
+
+	return rs->protection && protection_command(rs->protection, cmd, req, out, out_len);
+}
+
+static void registrar_protection_tick(void *arg)
+{
+	struct registrar_state *rs = arg;
+
+	if (rs->protection)
+		protection_tick(rs->protection);
+}
+
+/* The iface= of a net_af_xdp port string into buf; false for other ports. */
+static bool af_xdp_iface(const char *port, char *buf, size_t len)
+{
+	const char *p = strstr(port, "iface=");
+	size_t n;
+
+	if (strncmp(port, "net_af_xdp", 10) != 0 || !p)
+		return false;
+	p += 6;
+	n = strcspn(p, ",");
+	if (n == 0 || n >= len)
+		return false;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return true;
 }
 
 static uint32_t registrar_account_count(void *arg)
@@ -448,6 +501,9 @@ int main(int argc, char **argv)
 				.counters = w->counters,
 				.worker = k,
 				.n_workers = cfg.workers,
+				.lockouts = rs.lockouts[k],
+				.lockout_notices = rs.lockout_notices,
+				.allowlist = &rs.allowlist,
 			};
 			w->handoff_in = rs.handoff[k];
 			w->cmd_in = rs.commands[k];
@@ -458,8 +514,25 @@ int main(int argc, char **argv)
 		k++;
 	}
 	if (registrar_mode) {
-		char mgmt_path[CONFIG_STR_MAX + 32];
-		struct mgmt_hooks hooks = { registrar_reload_accounts, registrar_account_count, &rs };
+		char mgmt_path[CONFIG_STR_MAX + 32], iface[64];
+		bool xdp = af_xdp_iface(cfg.port, iface, sizeof(iface));
+		struct protection_config pc = {
+			.xdp_iface = xdp ? iface : NULL,
+			.sip_port = cfg.sip_port,
+			.per_ip_rate_pps = cfg.rate_per_ip_pps,
+			.per_ip_burst = cfg.rate_per_ip_burst,
+			.global_rate_pps = cfg.rate_global_pps,
+			.global_burst = cfg.rate_global_burst,
+			.n_rx_cpus = n_rx,
+		};
+		rs.protection = protection_create(&pc, rs.lockout_notices, &rs.allowlist, rs.qsbr, err,
+						  sizeof(err));
+		if (!rs.protection) {
+			fprintf(stderr, "sipreg-dataplane: protection: %s\n", err);
+			quit = true;
+		}
+		struct mgmt_hooks hooks = { registrar_reload_accounts, registrar_account_count,
+					    registrar_protection_command, registrar_protection_tick, &rs };
 		if (cfg.mgmt_socket[0])
 			snprintf(mgmt_path, sizeof(mgmt_path), "%s", cfg.mgmt_socket);
 		else
@@ -468,6 +541,8 @@ int main(int argc, char **argv)
 		if (!rs.mgmt) {
 			fprintf(stderr, "sipreg-dataplane: %s\n", err);
 			quit = true;
+		} else if (rs.protection) {
+			protection_attach_mgmt(rs.protection, rs.mgmt);
 		}
 	}
 	__atomic_store_n(&stats->ready, 1, __ATOMIC_RELEASE);

@@ -60,7 +60,7 @@ static void answer_object(char *out, size_t out_len, json_t *o)
 
 /* Sends cmd to worker k and waits for it. Returns 0, or -1 on timeout (the
  * command is then leaked on purpose: the worker may still write it). */
-static int run_on_worker(struct mgmt *m, unsigned k, struct worker_command *cmd)
+int mgmt_run_on_worker(struct mgmt *m, unsigned k, struct worker_command *cmd)
 {
 	struct timespec pause = { 0, 100 * 1000 };
 
@@ -100,7 +100,7 @@ static void cmd_kick(struct mgmt *m, json_t *req, char *out, size_t out_len)
 	memcpy(cmd->binding_key, key, key_len);
 	cmd->binding_key_len = (uint32_t)key_len;
 	unsigned owner = store_aor_owner(aor, aor_len, m->n_workers);
-	if (run_on_worker(m, owner, cmd) != 0) {
+	if (mgmt_run_on_worker(m, owner, cmd) != 0) {
 		answer_error(out, out_len, "the owning worker did not answer");
 		return;
 	}
@@ -120,7 +120,7 @@ static void cmd_status(struct mgmt *m, char *out, size_t out_len)
 			return;
 		}
 		cmd->type = WORKER_CMD_COUNT_BINDINGS;
-		if (run_on_worker(m, k, cmd) != 0) {
+		if (mgmt_run_on_worker(m, k, cmd) != 0) {
 			json_decref(bindings);
 			answer_error(out, out_len, "a worker did not answer");
 			return;
@@ -132,6 +132,11 @@ static void cmd_status(struct mgmt *m, char *out, size_t out_len)
 		      json_pack("{s:b,s:i,s:i,s:i,s:I,s:o}", "ok", 1, "version", MGMT_PROTOCOL_VERSION,
 				"pid", (int)getpid(), "workers", (int)m->n_workers, "accounts",
 				(json_int_t)m->hooks.account_count(m->hooks.arg), "bindings", bindings));
+}
+
+unsigned mgmt_n_workers(const struct mgmt *m)
+{
+	return m->n_workers;
 }
 
 void mgmt_handle_line(struct mgmt *m, const char *line, size_t len, char *out, size_t out_len)
@@ -158,8 +163,9 @@ void mgmt_handle_line(struct mgmt *m, const char *line, size_t len, char *out, s
 			answer_object(out, out_len, json_pack("{s:b,s:I}", "ok", 1, "accounts", (json_int_t)n));
 	} else if (strcmp(cmd, "kick") == 0) {
 		cmd_kick(m, req, out, out_len);
-	} else {
-		answer_error(out, out_len, "unknown cmd (status, reload_accounts, kick)");
+	} else if (!m->hooks.command || !m->hooks.command(m->hooks.arg, cmd, req, out, out_len)) {
+		answer_error(out, out_len, "unknown cmd (status, reload_accounts, kick, block, unblock, "
+					   "allow, disallow, blocks, xdp_counters)");
 	}
 	json_decref(req);
 }
@@ -234,7 +240,9 @@ static void *mgmt_thread(void *arg)
 				fds[n] = (struct pollfd){ m->clients[i].fd, POLLIN, 0 };
 				idx[n++] = i;
 			}
-		if (poll(fds, n, -1) < 0) {
+		if (m->hooks.tick)
+			m->hooks.tick(m->hooks.arg);
+		if (poll(fds, n, m->hooks.tick ? MGMT_TICK_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;

@@ -14,6 +14,7 @@
  *   {"cmd":"reload_accounts"}            -> {"ok":true,"accounts":N}
  *   {"cmd":"kick","aor":"sip:u@d"[,"binding_key":"..."]}
  *                                        -> {"ok":true,"removed":N}
+ *   protection commands: see protection.h
  * Errors: {"ok":false,"error":"<what is wrong>"}; the connection stays
  * open. Lines longer than MGMT_MAX_LINE bytes are refused and the
  * connection closed.
@@ -21,6 +22,8 @@
 #ifndef SIPREG_MGMT_H
 #define SIPREG_MGMT_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,11 +31,13 @@
 #define MGMT_MAX_LINE 65536
 
 struct rte_ring;
+struct mgmt;
 
 /* A command for one worker; the worker fills the result and sets done. */
 enum worker_command_type {
 	WORKER_CMD_KICK,
 	WORKER_CMD_COUNT_BINDINGS,
+	WORKER_CMD_LOCK,          /* lock (until_s > 0) or unlock a source */
 };
 
 struct worker_command {
@@ -41,6 +46,9 @@ struct worker_command {
 	uint32_t aor_len;
 	char binding_key[512];
 	uint32_t binding_key_len;
+	uint8_t addr[16];         /* WORKER_CMD_LOCK */
+	uint8_t addr_len;
+	int64_t until_s;
 	int64_t result;
 	uint32_t done;            /* set to 1 by the worker (release) */
 };
@@ -50,8 +58,22 @@ struct mgmt_hooks {
 	int64_t (*reload_accounts)(void *arg);
 	/* Current account count. */
 	uint32_t (*account_count)(void *arg);
+	/* More commands (protection.h): returns true when it answered cmd
+	 * into out; may be NULL. */
+	bool (*command)(void *arg, const char *cmd, const json_t *req, char *out, size_t out_len);
+	/* Called every MGMT_TICK_MS on the mgmt thread; may be NULL. */
+	void (*tick)(void *arg);
 	void *arg;
 };
+
+#define MGMT_TICK_MS 2
+
+/* Runs cmd on worker k and waits for it (bounded). Returns 0, or -1 when
+ * the worker did not answer (cmd is then leaked on purpose). For hooks. */
+int mgmt_run_on_worker(struct mgmt *m, unsigned k, struct worker_command *cmd);
+
+/* Number of workers the mgmt thread talks to. */
+unsigned mgmt_n_workers(const struct mgmt *m);
 
 struct mgmt;
 

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
 #include "aor_hash.h"
 #include "stats_shm.h"
 
@@ -150,6 +153,44 @@ static enum registrar_action challenge(struct registrar *r, const struct sip_msg
 	return finish(r, &w, 401, out_len);
 }
 
+bool prefix_list_contains(const struct prefix_list *list, const struct sip_source *src)
+{
+	uint8_t family = src->ip_version == 4 ? AF_INET : AF_INET6;
+
+	for (uint32_t i = 0; list && i < list->n; i++)
+		if (store_cidr_contains(&list->cidrs[i], family, src->addr, src->port, false))
+			return true;
+	return false;
+}
+
+static uint8_t source_len(const struct sip_source *src)
+{
+	return src->ip_version == 4 ? 4 : 16;
+}
+
+/* A failed authentication from src for user: counts it towards the
+ * lockout, and on the failure that crosses the threshold locks the source
+ * here at once and tells the mgmt thread (XDP block, other workers). */
+static void auth_failed(struct registrar *r, const struct sip_source *src, struct sip_slice user,
+			int64_t now_s)
+{
+	if (!r->lockouts)
+		return;
+	if (r->allowlist && prefix_list_contains(__atomic_load_n(r->allowlist, __ATOMIC_ACQUIRE), src))
+		return;
+	if (!lockout_table_fail(r->lockouts, &r->cfg->lockout, src->addr, source_len(src), now_s))
+		return;
+	count(r, STAT_lockouts);
+	if (r->lockout_notices) {
+		struct lockout_notice n = { .len = source_len(src), .worker = r->worker,
+					    .until_s = now_s + r->cfg->lockout.duration_s };
+		memcpy(n.addr, src->addr, n.len);
+		memcpy(n.user, user.ptr, user.len < sizeof(n.user) - 1 ? user.len : sizeof(n.user) - 1);
+		if (rte_ring_enqueue_elem(r->lockout_notices, &n, sizeof(n)) != 0)
+			count(r, STAT_lockout_notices_lost);
+	}
+}
+
 static bool source_allowed(const struct store_account *a, const struct sip_source *src,
 			   bool check_port)
 {
@@ -254,6 +295,7 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 	if (qop_auth && replay_cache_seen(r->replay, cred->nonce.ptr, cred->nonce.len,
 					  cred->cnonce.ptr, cred->cnonce.len, nc, (uint32_t)now_s)) {
 		count(r, STAT_auth_replay);
+		auth_failed(r, src, cred->username, now_s);
 		*action = simple_reply(r, msg, src, 403, "Forbidden", out, out_cap, out_len);
 		return AUTH_REPLIED;
 	}
@@ -261,6 +303,7 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 	return AUTH_PASS;
 
 forbidden:
+	auth_failed(r, src, cred->username, now_s);
 	if (!account && r->cfg->respond_unknown == RESPOND_UNKNOWN_DROP) {
 		count(r, STAT_drop_silent_unknown);
 		return AUTH_SILENT;
@@ -378,6 +421,13 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 		}
 		/* Handed here by mistake: never apply to a table we do not own. */
 		return simple_reply(r, msg, src, 500, "Server Internal Error", out, out_cap, out_len);
+	}
+
+	/* A locked-out source never reaches the digest check (its packets are
+	 * also dropped in XDP within milliseconds). */
+	if (r->lockouts && lockout_table_is_locked(r->lockouts, src->addr, source_len(src), now_s)) {
+		count(r, STAT_drop_locked_out);
+		return REGISTRAR_DROP;
 	}
 
 	/* 3. Authentication by the account's mode. */

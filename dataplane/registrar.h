@@ -16,6 +16,7 @@
 #include "account_table.h"
 #include "binding_table.h"
 #include "digest.h"
+#include "lockout_table.h"
 #include "replay_cache.h"
 #include "sip_response.h"
 
@@ -37,7 +38,28 @@ struct registrar_config {
 	uint32_t expiring_window_s;
 	enum respond_unknown respond_unknown;
 	struct store_policy policy;  /* global defaults; accounts override */
+	struct lockout_policy lockout;
 };
+
+/* What a worker tells the management thread when a source crosses the
+ * lockout threshold (fixed-size ring element). */
+struct lockout_notice {
+	uint8_t addr[16];
+	uint8_t len;                 /* 4 or 16 */
+	uint8_t pad[3];
+	uint32_t worker;
+	int64_t until_s;
+	char user[64];               /* the user of the failure that crossed it */
+};
+
+/* A read-only list of address blocks (the allowlist), swapped whole. */
+struct prefix_list {
+	uint32_t n;
+	struct store_cidr cidrs[];
+};
+
+/* True when src is in list (NULL: empty). */
+bool prefix_list_contains(const struct prefix_list *list, const struct sip_source *src);
 
 /* Parses "a.example, B.example" into cfg->domains (lower-cased). Returns 0,
  * or -1 when empty, too many, or a name is too long. */
@@ -50,6 +72,9 @@ struct registrar {
 	struct replay_cache *replay;
 	struct account_table *const *accounts; /* current table, swapped on reload */
 	uint64_t *counters;                    /* this worker's stats row */
+	struct lockout_table *lockouts;        /* this worker's; NULL: no lockout */
+	struct rte_ring *lockout_notices;      /* to the mgmt thread (struct lockout_notice) */
+	struct prefix_list *const *allowlist;  /* never locked out; swapped on change */
 	uint32_t worker;
 	uint32_t n_workers;
 	int64_t date_s;                        /* second the Date text is for */

@@ -61,7 +61,10 @@
 	X(handoff_received)                                                 \
 	X(handoff_ring_full)   /* owner's ring full: 503 */                 \
 	X(bindings_expired)    /* removed by the housekeeping tick */       \
-	X(events_lost)         /* event ring full: change not checkpointed */
+	X(events_lost)         /* event ring full: change not checkpointed */ \
+	X(drop_locked_out)     /* source locked out: not even challenged */ \
+	X(lockouts)            /* sources that crossed the failure limit */ \
+	X(lockout_notices_lost) /* mgmt ring full: XDP block delayed */
 
 #define STATS_COUNTER_ENUM(name) STAT_##name,
 enum stats_counter { STATS_COUNTER_LIST(STATS_COUNTER_ENUM) STATS_COUNTER_COUNT };

@@ -149,6 +149,11 @@ static void run_command(struct worker *w, struct worker_command *cmd, int64_t no
 		binding_table_get_stats(w->registrar.table, &st);
 		cmd->result = st.bindings;
 		break;
+	case WORKER_CMD_LOCK:
+		if (w->registrar.lockouts)
+			lockout_table_set(w->registrar.lockouts, cmd->addr, cmd->addr_len, cmd->until_s);
+		cmd->result = 0;
+		break;
 	}
 	__atomic_store_n(&cmd->done, 1, __ATOMIC_RELEASE);
 }

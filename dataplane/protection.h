@@ -1,0 +1,61 @@
+/* protection.h — the dataplane side of DESIGN.md "Protection": the XDP
+ * prefilter's maps (blocks, allowlist, rates, counters), lockouts decided
+ * by workers, and the management commands that operate them.
+ *
+ * Runs on the management thread only (mgmt.h hooks): workers talk to it
+ * through the lockout notice ring, it talks to workers through their
+ * command rings. On a port without XDP (vfio-pci) the map operations
+ * report that the prefilter is absent; lockouts still apply in the
+ * workers' own tables.
+ *
+ * Commands (JSON lines on the mgmt socket):
+ *   {"cmd":"block","cidr":"198.18.1.0/24"[,"duration_s":N]}   0/absent: until unblocked
+ *   {"cmd":"unblock","cidr":"..."}
+ *   {"cmd":"allow","cidr":"..."}  {"cmd":"disallow","cidr":"..."}
+ *   {"cmd":"blocks"}       -> {"ok":true,"blocks":[{"cidr","reason","remaining_s"}...]}
+ *   {"cmd":"allowlist"}    -> {"ok":true,"allow":["cidr",...]}
+ *   {"cmd":"xdp_counters"} -> {"ok":true,"counters":{"drop_blocked":N,...}}
+ */
+#ifndef SIPREG_PROTECTION_H
+#define SIPREG_PROTECTION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "registrar.h"
+
+struct mgmt;
+struct rte_rcu_qsbr;
+
+struct protection_config {
+	const char *xdp_iface;           /* NULL: no XDP prefilter on this port */
+	uint16_t sip_port;
+	uint32_t per_ip_rate_pps;        /* 0: no per-source limit */
+	uint32_t per_ip_burst;
+	uint32_t global_rate_pps;        /* 0: no global cap */
+	uint32_t global_burst;
+	unsigned n_rx_cpus;              /* CPUs that receive: the global cap is split */
+};
+
+struct protection;
+
+/* Sets up protection: opens the XDP maps of xdp_iface (when given) and
+ * writes the rate config into them. notices is the ring workers put
+ * struct lockout_notice on; allowlist is the pointer the registrars read.
+ * Returns NULL with a one-line reason in err. */
+struct protection *protection_create(const struct protection_config *cfg,
+				     struct rte_ring *notices, struct prefix_list **allowlist,
+				     struct rte_rcu_qsbr *qsbr, char *err, size_t err_len);
+
+/* The mgmt thread must be known before ticks and commands run. */
+void protection_attach_mgmt(struct protection *p, struct mgmt *m);
+
+/* mgmt_hooks.command / mgmt_hooks.tick. */
+bool protection_command(struct protection *p, const char *cmd, const json_t *req, char *out,
+			size_t out_len);
+void protection_tick(struct protection *p);
+
+void protection_free(struct protection *p);
+
+#endif
