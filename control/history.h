@@ -1,0 +1,85 @@
+/*
+ * history.h - reading the `history` environment, and the admin-action
+ * records sipreg-control adds to it.
+ *
+ * Admin records share the environment with the dataplane's events
+ * (lmdb_records.h), so their layout is fixed here, once:
+ *
+ *   key:   be64 time (s) . be64 seq        (store_history_key_build)
+ *          seq has its top bit set (CONTROL_HISTORY_SEQ_BIT): the
+ *          dataplane's checkpoint counts from 1 and never gets there, so
+ *          the two writers cannot collide; within sipreg-control the put
+ *          is MDB_NOOVERWRITE and retried with the next seq.
+ *   value: struct control_admin_record, then json_len bytes of JSON
+ *          {"action":"force-unregister"|"policy-set"|"account-add"|...,
+ *           "who":"uid=0(root) pid=123 user=alice", ...action fields}
+ *          version = STORE_RECORD_VERSION and type = CONTROL_HISTORY_ADMIN
+ *          (>= 0x80, outside enum store_event_type), so a reader of
+ *          store_event records skips it by its type.
+ *
+ * LMDB serialises writers across processes, so sipreg-control writing
+ * next to the dataplane's checkpoint thread is safe; the checkpoint's
+ * retention trim removes admin records like any other by time.
+ *
+ * Caveat for the dataplane (checkpoint.c history_load_last): at start it
+ * continues from the last key's seq + 1; when that key is an admin record
+ * the dataplane's seq inherits the top bit.  Collisions then still need the
+ * same second and the same seq, and our own puts never overwrite; masking
+ * CONTROL_HISTORY_SEQ_BIT there removes even that.
+ */
+#ifndef SIPREG_CONTROL_HISTORY_H
+#define SIPREG_CONTROL_HISTORY_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "account_store.h"
+#include "lmdb_records.h"
+#include "outbuf.h"
+
+#define CONTROL_HISTORY_SEQ_BIT (1ULL << 63)
+#define CONTROL_HISTORY_ADMIN 0x80u
+
+struct control_admin_record {
+	uint16_t version;        /* STORE_RECORD_VERSION */
+	uint8_t type;            /* CONTROL_HISTORY_ADMIN */
+	uint8_t pad;
+	uint32_t json_len;       /* bytes of JSON after this header */
+	int64_t at_s;
+};
+
+/*
+ * Appends one admin record (action object, serialised compactly) at at_s.
+ * Retries on MDB_MAP_RESIZED.  Returns 0 or an LMDB error code.
+ */
+int history_admin_write(MDB_env *env, MDB_dbi dbi, int64_t at_s, const json_t *action);
+
+#define HISTORY_MAX_LIMIT 10000
+#define HISTORY_DEFAULT_LIMIT 100
+
+struct history_query {
+	char aor[512];                /* exact AOR; empty: any */
+	int has_ip;
+	struct store_cidr ip;         /* source in this block */
+	int64_t from_s, to_s;         /* inclusive; 0: open */
+	unsigned type_mask;           /* 1u << enum store_event_type, bit 0 = admin; 0: all */
+	uint64_t limit;
+};
+
+/* Reads aor, ip, from, to, types, limit from a request.  0 or -1 (err). */
+int history_query_from_json(const json_t *req, struct history_query *h, char *err,
+			    size_t err_len);
+
+/*
+ * Newest first.  Appends `"events":[...]` to out: each
+ * {"at":N,"event":"registered"|...|"admin","aor","contact","received",
+ *  "user_agent","account","worker"} or, for admin records,
+ * {"at":N,"event":"admin", <the stored action fields>}.
+ * Returns 0 or an LMDB error code; *n gets the number of events.
+ */
+int history_list(MDB_txn *txn, MDB_dbi dbi, const struct history_query *h, struct outbuf *out,
+		 uint64_t *n);
+
+#endif
