@@ -32,6 +32,7 @@
 #include "eal_args.h"
 #include "mgmt.h"
 #include "protection.h"
+#include "xdp_maps.h"
 #include "recovery.h"
 #include "registrar.h"
 #include "replay_cache.h"
@@ -414,6 +415,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	char stale_iface[64];
+	if (af_xdp_iface(cfg.port, stale_iface, sizeof(stale_iface))) {
+		int rc = xdp_detach_stale(stale_iface, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "sipreg-dataplane: [dataplane] port: %s\n", err);
+			return 1;
+		}
+		if (rc > 0)
+			printf("sipreg-dataplane: detached the XDP program a killed instance left on %s\n",
+			       stale_iface);
+	}
 	if (rte_eal_init(eal.argc, eal.argv) < 0) {
 		fprintf(stderr, "sipreg-dataplane: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;

@@ -92,6 +92,39 @@ void xdp_maps_close(struct xdp_maps *m)
 	}
 }
 
+int xdp_detach_stale(const char *ifname, char *err, size_t err_len)
+{
+	struct bpf_prog_info info;
+	uint32_t prog_id = 0, info_len = sizeof(info);
+	int ifindex = (int)if_nametoindex(ifname), fd, rc;
+
+	if (ifindex == 0) {
+		snprintf(err, err_len, "interface %s: %s", ifname, strerror(errno));
+		return -1;
+	}
+	if (bpf_xdp_query_id(ifindex, 0, &prog_id) != 0 || prog_id == 0)
+		return 0;
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0) {
+		snprintf(err, err_len, "XDP program %u on %s: %s", prog_id, ifname, strerror(errno));
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	rc = bpf_obj_get_info_by_fd(fd, &info, &info_len);
+	close(fd);
+	if (rc != 0 || strcmp(info.name, "sip_prefilter") != 0) {
+		snprintf(err, err_len, "interface %s already has XDP program '%s' (not ours): detach it first",
+			 ifname, rc ? "?" : info.name);
+		return -1;
+	}
+	if (bpf_xdp_detach(ifindex, 0, NULL) != 0) {
+		snprintf(err, err_len, "cannot detach the stale sip_prefilter from %s: %s", ifname,
+			 strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
 int xdp_maps_set_config(const struct xdp_maps *m, const struct xdp_config *cfg)
 {
 	uint32_t zero = 0;

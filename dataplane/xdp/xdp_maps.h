@@ -65,6 +65,13 @@ int xdp_maps_foreach_block(const struct xdp_maps *m,
 			   int (*fn)(const struct xdp_prefix *p, const struct xdp_block *b, void *arg),
 			   void *arg);
 
+/* Detaches a sip_prefilter left on ifname by a dataplane that was killed
+ * (kill -9 skips the PMD's cleanup, and the PMD refuses an interface that
+ * already has a program). Any other program is left alone. Returns 1 when
+ * one was detached, 0 when there was none of ours, -1 with a reason in err
+ * (another program is attached, or the detach failed). */
+int xdp_detach_stale(const char *ifname, char *err, size_t err_len);
+
 /* Returns the name of counter c, or NULL when out of range. */
 const char *xdp_counter_name(unsigned c);
 
