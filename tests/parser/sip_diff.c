@@ -106,10 +106,18 @@ static bool slice_eq_str(struct sip_slice ours, const char *theirs, int flags)
 	size_t ol = ours.len;
 	char *buf = NULL;
 	if (memchr(op, '\r', ol) != NULL || memchr(op, '\n', ol) != NULL) {
-		/* osip replaces the CR LF of a folded line by spaces */
+		/* osip replaces the CR LF of a folded line, and the whitespace
+		 * that follows it, by spaces */
 		buf = malloc(ol + 1);
-		for (size_t i = 0; i < ol; i++)
-			buf[i] = (op[i] == '\r' || op[i] == '\n') ? ' ' : op[i];
+		bool fold = false;
+		for (size_t i = 0; i < ol; i++) {
+			char ch = op[i];
+			if (ch == '\r' || ch == '\n')
+				fold = true;
+			else if (ch != ' ' && ch != '\t')
+				fold = false;
+			buf[i] = (fold || ch == '\r' || ch == '\n') ? ' ' : ch;
+		}
 		op = buf;
 	}
 	if (flags & CMP_UNESCAPE) {
