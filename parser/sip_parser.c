@@ -1,7 +1,7 @@
 /*
  * sip_parser.c - one pass over a SIP datagram, headers decoded into slices.
  *
- * Shape: find each line end with memchr (vectorised in libc), decide the
+ * Shape: find each line end with an SSE2 scan, decide the
  * header by its name's length and first letter (compact forms are
  * one-letter names), decode the few headers a registrar needs, keep the
  * rest as (name, value). No allocation, no copy, every loop is bounded by
@@ -124,7 +124,7 @@ static const char *element_end(const char *p, const char *end)
 			continue;
 		}
 		if (c == '<') {
-			const char *r = memchr(p, '>', (size_t)(end - p));
+			const char *r = sip_find_byte(p, end, '>');
 			if (r == NULL)
 				return NULL;
 			p = r + 1;
@@ -197,7 +197,7 @@ static bool parse_name_addr(const char *p, const char *end, struct sip_name_addr
 		if (laq >= end || *laq != '<')
 			return false;
 	} else {
-		laq = memchr(p, '<', (size_t)(end - p));
+		laq = sip_find_byte(p, end, '<');
 		if (laq != NULL) {
 			const char *de = sip_rskip_lws(p, laq);
 			for (const char *d = p; d < de; d++)
@@ -209,7 +209,7 @@ static bool parse_name_addr(const char *p, const char *end, struct sip_name_addr
 	}
 	const char *after;
 	if (laq != NULL) {
-		const char *raq = memchr(laq, '>', (size_t)(end - laq));
+		const char *raq = sip_find_byte(laq, end, '>');
 		if (raq == NULL)
 			return false;
 		if (!sip_uri_parse(sip_mk(laq + 1, raq), &na->uri))
@@ -220,7 +220,7 @@ static bool parse_name_addr(const char *p, const char *end, struct sip_name_addr
 	} else {
 		/* addr-spec: parameters after the URI belong to the header
 		 * (RFC 3261 §20.10), so the URI stops at the first ';'. */
-		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *semi = sip_find_byte(p, end, ';');
 		after = semi ? semi : end;
 		if (!sip_uri_parse(sip_mk(p, sip_rskip_lws(p, after)), &na->uri))
 			return false;
@@ -697,7 +697,7 @@ static bool is_sip_2_0(const char *p, const char *end)
 
 static enum sip_parse_status parse_request_line(struct sip_msg *m, const char *p, const char *end)
 {
-	const char *sp1 = memchr(p, ' ', (size_t)(end - p));
+	const char *sp1 = sip_find_byte(p, end, ' ');
 	if (sp1 == NULL)
 		return SIP_PARSE_BAD_START_LINE;
 	if (sp1 == p || sip_skip_class(p, sp1, SIP_CC_TOKEN) != sp1)
@@ -720,7 +720,7 @@ static enum sip_parse_status parse_request_line(struct sip_msg *m, const char *p
 
 static enum sip_parse_status parse_status_line(struct sip_msg *m, const char *p, const char *end)
 {
-	const char *sp = memchr(p, ' ', (size_t)(end - p));
+	const char *sp = sip_find_byte(p, end, ' ');
 	if (sp == NULL || !is_sip_2_0(p, sp))
 		return SIP_PARSE_BAD_VERSION;
 	m->version = sip_mk(p, sp);
@@ -748,24 +748,10 @@ static enum sip_parse_status parse_status_line(struct sip_msg *m, const char *p,
 	return SIP_PARSE_OK;
 }
 
-/* The next LF in [p, end), or NULL. Inline SSE2 rather than memchr: header
- * lines are short, and the call costs more than the scan there. */
+/* The next LF in [p, end), or NULL (sip_find_byte: inline SSE2). */
 static inline const char *find_lf(const char *p, const char *end)
 {
-#if defined(__SSE2__)
-	const __m128i lf = _mm_set1_epi8('\n');
-	while (end - p >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
-		if (mask != 0)
-			return p + __builtin_ctz(mask);
-		p += 16;
-	}
-#endif
-	for (; p < end; p++)
-		if (*p == '\n')
-			return p;
-	return NULL;
+	return sip_find_byte(p, end, '\n');
 }
 
 /* One pass over the start line and headers [buf, hend): no NUL byte, and
@@ -777,16 +763,16 @@ static enum sip_parse_status check_header_bytes(const char *p, const char *hend)
 	bool nul = false, bare_cr = false;
 #if defined(__SSE2__)
 	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+	__m128i bad_acc = zero, nul_acc = zero;
 	while (hend - p >= 17) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 		__m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-		__m128i bad = _mm_andnot_si128(_mm_cmpeq_epi8(next, lf), _mm_cmpeq_epi8(v, cr));
-		if (_mm_movemask_epi8(bad) != 0)
-			bare_cr = true;
-		if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) != 0)
-			nul = true;
+		bad_acc = _mm_or_si128(bad_acc, _mm_andnot_si128(_mm_cmpeq_epi8(next, lf), _mm_cmpeq_epi8(v, cr)));
+		nul_acc = _mm_or_si128(nul_acc, _mm_cmpeq_epi8(v, zero));
 		p += 16;
 	}
+	bare_cr = _mm_movemask_epi8(bad_acc) != 0;
+	nul = _mm_movemask_epi8(nul_acc) != 0;
 #endif
 	for (; p < hend; p++) {
 		if (*p == '\0')

@@ -122,7 +122,7 @@ static bool all_in(const char *p, const char *end, uint8_t cls)
 {
 	if (sip_skip_class_fast(p, end, cls) != end)
 		return false;
-	while ((p = memchr(p, '%', (size_t)(end - p))) != NULL) {
+	while ((p = sip_find_byte(p, end, '%')) != NULL) {
 		if (end - p < 3 || !sip_is((unsigned char)p[1], SIP_CC_HEX) || !sip_is((unsigned char)p[2], SIP_CC_HEX))
 			return false;
 		p += 3;
@@ -133,9 +133,9 @@ static bool all_in(const char *p, const char *end, uint8_t cls)
 static bool valid_uri_headers(const char *p, const char *end)
 {
 	for (;;) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *amp = sip_find_byte(p, end, '&');
 		const char *he = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(he - p));
+		const char *eq = sip_find_byte(p, he, '=');
 		if (eq == NULL || eq == p)
 			return false;
 		if (amp == NULL)
@@ -181,9 +181,9 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 	/* userinfo: up to the '@' (RFC 3261 §25.1: '@' cannot appear unescaped
 	 * in the user, password, parameters or headers, but '?' and ';' can be
 	 * in the user part) */
-	const char *at = memchr(p, '@', (size_t)(end - p));
+	const char *at = sip_find_byte(p, end, '@');
 	if (at != NULL) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
+		const char *colon = sip_find_byte(p, at, ':');
 		const char *user_end = colon ? colon : at;
 		if (user_end == p || !all_in(p, user_end, SIP_CC_USER))
 			return false;
@@ -206,7 +206,7 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 		uri->has_port = true;
 	}
 	if (p < end && *p == ';') {
-		const char *qmark = memchr(p, '?', (size_t)(end - p));
+		const char *qmark = sip_find_byte(p, end, '?');
 		const char *pe = qmark ? qmark : end;
 		if (!all_in(p + 1, pe, SIP_CC_URIC))
 			return false;
