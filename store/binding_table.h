@@ -183,7 +183,7 @@ void binding_table_apply_register(struct binding_table *t,
  * _prefetch_index for every AOR, then _prefetch_aor for every AOR, then
  * apply them (aor_hash = store_aor_hash(), as computed for the owner).  The two cache misses of a lookup (index entry, then the
  * binding) then overlap across the burst instead of adding up
- * (perf/bench-store: "refresh, burst of 32").
+ * (perf/bench-store: "refresh, staged" vs "one by one").
  */
 void binding_table_prefetch_index(const struct binding_table *t, uint64_t aor_hash);
 void binding_table_prefetch_aor(const struct binding_table *t, uint64_t aor_hash);
