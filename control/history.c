@@ -36,6 +36,8 @@ int history_admin_write(MDB_env *env, MDB_dbi dbi, int64_t at_s, const json_t *a
 	memcpy(val, &hdr, sizeof(hdr));
 	memcpy(val + sizeof(hdr), json, jn);
 	free(json);
+	int64_t key_s = at_s - CONTROL_HISTORY_KEY_LAG_S;
+
 	for (int attempt = 0; attempt < 3; attempt++) {
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {
@@ -44,8 +46,8 @@ int history_admin_write(MDB_env *env, MDB_dbi dbi, int64_t at_s, const json_t *a
 		}
 		if (rc != 0)
 			break;
-		/* continue after our last seq in this second, if any */
-		store_history_key_build(at_s, UINT64_MAX, key);
+		/* continue after our last seq in that second, if any */
+		store_history_key_build(key_s, UINT64_MAX, key);
 		k.mv_size = sizeof(key);
 		k.mv_data = key;
 		if (mdb_cursor_open(txn, dbi, &cur) == 0) {
@@ -54,14 +56,14 @@ int history_admin_write(MDB_env *env, MDB_dbi dbi, int64_t at_s, const json_t *a
 			r = r == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
 				   : mdb_cursor_get(cur, &k, &v, MDB_LAST);
 			if (r == 0 && k.mv_size == STORE_HISTORY_KEY_BYTES &&
-			    store_history_key_time(k.mv_data) == at_s &&
+			    store_history_key_time(k.mv_data) == key_s &&
 			    (store_history_key_seq(k.mv_data) & CONTROL_HISTORY_SEQ_BIT) &&
 			    store_history_key_seq(k.mv_data) != UINT64_MAX)
 				seq = store_history_key_seq(k.mv_data) + 1;
 			mdb_cursor_close(cur);
 		}
 		for (;;) {
-			store_history_key_build(at_s, seq, key);
+			store_history_key_build(key_s, seq, key);
 			k.mv_size = sizeof(key);
 			k.mv_data = key;
 			v.mv_size = sizeof(hdr) + jn;
@@ -218,7 +220,8 @@ static bool append_admin(struct outbuf *out, const MDB_val *v, const struct hist
 	if (v->mv_size < sizeof(hdr))
 		return false;
 	memcpy(&hdr, v->mv_data, sizeof(hdr));
-	if (hdr.json_len != v->mv_size - sizeof(hdr) || h->has_ip)
+	if (hdr.json_len != v->mv_size - sizeof(hdr) || h->has_ip ||
+	    (h->from_s && hdr.at_s < h->from_s) || (h->to_s && hdr.at_s > h->to_s))
 		return false;
 	obj = json_loadb((const char *)v->mv_data + sizeof(hdr), hdr.json_len, 0, &jerr);
 	if (!json_is_object(obj)) {
@@ -253,7 +256,8 @@ int history_list(MDB_txn *txn, MDB_dbi dbi, const struct history_query *h, struc
 	if (rc != 0)
 		return rc;
 	outbuf_puts(out, "\"events\":[");
-	if (h->to_s > 0 && h->to_s < INT64_MAX) {
+	/* admin keys are dated CONTROL_HISTORY_KEY_LAG_S early (history.h) */
+	if (h->to_s > 0 && h->to_s < INT64_MAX - CONTROL_HISTORY_KEY_LAG_S) {
 		store_history_key_build(h->to_s + 1, 0, key);
 		k.mv_size = sizeof(key);
 		k.mv_data = key;
@@ -269,7 +273,9 @@ int history_list(MDB_txn *txn, MDB_dbi dbi, const struct history_query *h, struc
 
 		if (k.mv_size != STORE_HISTORY_KEY_BYTES)
 			continue;
-		if (h->from_s && store_history_key_time(k.mv_data) < h->from_s)
+		int64_t key_s = store_history_key_time(k.mv_data);
+
+		if (h->from_s && key_s < h->from_s - CONTROL_HISTORY_KEY_LAG_S)
 			break;
 		if (v.mv_size >= 3 && ((const uint8_t *)v.mv_data)[2] == CONTROL_HISTORY_ADMIN) {
 			if (h->type_mask && !(h->type_mask & 1u))
@@ -289,7 +295,8 @@ int history_list(MDB_txn *txn, MDB_dbi dbi, const struct history_query *h, struc
 		if (ev.version != STORE_RECORD_VERSION || ev.type == 0 ||
 		    ev.type >= STORE_EVENT_TYPE_COUNT || store_event_used_size(&ev) != v.mv_size)
 			continue;
-		if (h->type_mask && !(h->type_mask & (1u << ev.type)))
+		if ((h->type_mask && !(h->type_mask & (1u << ev.type))) ||
+		    (h->from_s && key_s < h->from_s) || (h->to_s && key_s > h->to_s))
 			continue;
 		if (h->aor[0]) {
 			size_t an;

@@ -5,27 +5,32 @@
  * Admin records share the environment with the dataplane's events
  * (lmdb_records.h), so their layout is fixed here, once:
  *
- *   key:   be64 time (s) . be64 seq        (store_history_key_build)
- *          seq has its top bit set (CONTROL_HISTORY_SEQ_BIT): the
- *          dataplane's checkpoint counts from 1 and never gets there, so
- *          the two writers cannot collide; within sipreg-control the put
- *          is MDB_NOOVERWRITE and retried with the next seq.
- *   value: struct control_admin_record, then json_len bytes of JSON
+ *   key:   be64 (time - CONTROL_HISTORY_KEY_LAG_S) . be64 seq   (16 bytes,
+ *          store_history_key_build), seq = CONTROL_HISTORY_SEQ_BIT | n,
+ *          put with MDB_NOOVERWRITE and the next n on a clash.
+ *   value: struct control_admin_record (at_s: the exact time of the
+ *          action), then json_len bytes of JSON
  *          {"action":"force-unregister"|"policy-set"|"account-add"|...,
  *           "who":"uid=0(root) pid=123 user=alice", ...action fields}
  *          version = STORE_RECORD_VERSION and type = CONTROL_HISTORY_ADMIN
  *          (>= 0x80, outside enum store_event_type), so a reader of
  *          store_event records skips it by its type.
  *
- * LMDB serialises writers across processes, so sipreg-control writing
- * next to the dataplane's checkpoint thread is safe; the checkpoint's
- * retention trim removes admin records like any other by time.
+ * Why the key is dated CONTROL_HISTORY_KEY_LAG_S in the past: the
+ * dataplane's checkpoint appends history with MDB_APPEND against the last
+ * key *it* wrote (checkpoint.c apply_history).  A key of ours above the
+ * keys it is about to write (same second, higher seq) would make that
+ * append fail with MDB_KEYEXIST on every retry and stall the checkpoint
+ * (seen in tests/integration/test_control.py before this rule).  Events
+ * reach LMDB within a commit window (~10 ms) of their time, so every key
+ * the dataplane writes from now on is newer than now - LAG: our records
+ * never sit above its next key, and the top bit keeps our seqs apart from
+ * its seqs in the seconds we share.  Readers use at_s from the value;
+ * history_list widens its key range by the lag to find them.
  *
- * Caveat for the dataplane (checkpoint.c history_load_last): at start it
- * continues from the last key's seq + 1; when that key is an admin record
- * the dataplane's seq inherits the top bit.  Collisions then still need the
- * same second and the same seq, and our own puts never overwrite; masking
- * CONTROL_HISTORY_SEQ_BIT there removes even that.
+ * LMDB serialises writers across processes, so sipreg-control writing next
+ * to the dataplane's checkpoint thread is safe; the retention trim removes
+ * admin records like any other by key time.
  */
 #ifndef SIPREG_CONTROL_HISTORY_H
 #define SIPREG_CONTROL_HISTORY_H
@@ -40,6 +45,7 @@
 #include "outbuf.h"
 
 #define CONTROL_HISTORY_SEQ_BIT (1ULL << 63)
+#define CONTROL_HISTORY_KEY_LAG_S 5
 #define CONTROL_HISTORY_ADMIN 0x80u
 
 struct control_admin_record {

@@ -488,7 +488,7 @@ static int cmd_show(int argc, char **argv)
 	if (want_help(argc, argv) || argc != 2) {
 		printf("usage: sipregctl show AOR\n"
 		       "Every binding of AOR with every stored field, and its last 20 history events.\n");
-		return argc == 2 ? 0 : EXIT_USAGE;
+		return want_help(argc, argv) ? 0 : EXIT_USAGE;
 	}
 	ans = call(json_pack("{ssss}", "cmd", "show", "aor", argv[1]));
 	if (out_mode == OUT_JSON) {
@@ -524,7 +524,7 @@ static int cmd_kick(int argc, char **argv)
 		       "Force-unregisters every binding of AOR, or the one with BINDING_KEY (the\n"
 		       "contact URI, or +sip.instance=...;reg-id=N; see `sipregctl show AOR`).\n"
 		       "Recorded in history as force-unregistered, with who asked.\n");
-		return argc >= 2 && argc <= 3 ? 0 : EXIT_USAGE;
+		return want_help(argc, argv) ? 0 : EXIT_USAGE;
 	}
 	req = json_pack("{ssss}", "cmd", "kick", "aor", argv[1]);
 	if (argc == 3)
@@ -685,7 +685,7 @@ static int cmd_stats(int argc, char **argv)
 		printf("usage: sipregctl stats\n"
 		       "Active registrations, registrations/s, auth failures/s, drops by reason,\n"
 		       "per-worker counters (all of them with --json).\n");
-		return argc == 1 ? 0 : EXIT_USAGE;
+		return want_help(argc, argv) ? 0 : EXIT_USAGE;
 	}
 	ans = call(json_pack("{ss}", "cmd", "stats"));
 	if (out_mode == OUT_JSON) {
@@ -801,7 +801,7 @@ static int cmd_accounts_import(int argc, char **argv)
 		       "Columns: username, secret, account, auth_mode, cidrs, max_bindings,\n"
 		       "min_expires, max_expires (a first row starting with 'username' is a header).\n"
 		       "secret: a password (stored as HA1 only) or ha1:<md5>:<sha256>.\n");
-		return argc == 2 ? 0 : EXIT_USAGE;
+		return want_help(argc, argv) ? 0 : EXIT_USAGE;
 	}
 	f = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r");
 	if (!f) {
@@ -911,7 +911,7 @@ static int cmd_accounts(int argc, char **argv)
 	if (strcmp(sub, "remove") == 0) {
 		if (want_help(argc - 1, argv + 1) || argc != 3) {
 			printf("usage: sipregctl accounts remove USERNAME\n");
-			return argc == 3 ? 0 : EXIT_USAGE;
+			return want_help(argc - 1, argv + 1) ? 0 : EXIT_USAGE;
 		}
 		ans = call(json_pack("{ssss}", "cmd", "account_remove", "username", argv[2]));
 		if (out_mode == OUT_JSON)
@@ -1010,7 +1010,7 @@ static int cmd_raw(int argc, char **argv)
 
 	if (want_help(argc, argv) || argc != 2) {
 		printf("usage: sipregctl raw '{\"cmd\":\"ping\"}'\nSends one request, prints the answer.\n");
-		return argc == 2 ? 0 : EXIT_USAGE;
+		return want_help(argc, argv) ? 0 : EXIT_USAGE;
 	}
 	req = json_loads(argv[1], 0, &jerr);
 	if (!json_is_object(req)) {

@@ -116,16 +116,18 @@ int main(int argc, char **argv)
 {
 	uint32_t n = 1000000;
 	char dir[256] = "";
-	bool keep = false;
+	bool keep = false, populate_only = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:d:kh")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:kPh")) != -1) {
 		switch (opt) {
 		case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': snprintf(dir, sizeof(dir), "%s", optarg); break;
 		case 'k': keep = true; break;
+		case 'P': populate_only = true; break;
 		default:
-			printf("usage: bench_control [-n BINDINGS] [-d STATE_DIR] [-k keep it]\n");
+			printf("usage: bench_control [-n BINDINGS] [-d STATE_DIR] [-k keep it]\n"
+			       "       bench_control -P -n BINDINGS -d STATE_DIR   (only populate; tests)\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -140,6 +142,8 @@ int main(int argc, char **argv)
 	if (populate(dir, n) != 0)
 		return 1;
 	fprintf(stderr, "populated %u bindings in %.0f ms (%s)\n", n, now_ms() - t0, dir);
+	if (populate_only)
+		return 0;
 
 	struct control c;
 	struct control_config cfg = { .state_dir = dir, .stats_dir = "/nonexistent",
