@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Protection (issue 7) with real attack tools in the test network: the
+XDP prefilter, brute-force lockout, blocklist and allowlist, silent mode.
+
+- svcrack guessing a password is locked out after [lockout] failures and
+  its later packets are counted as XDP drops;
+- svwar cannot tell existing from non-existing users (identical
+  answers), and with respond_unknown = drop gets no answer for unknown ones;
+- a flood from a blocked CIDR (a whole client subnet) does not stop a sipp
+  client on an allowed address (>= 99.9 % of its registrations succeed);
+- a lockout expires and the source can register again;
+- an allowlisted source is never locked out;
+- IPv6 sources are blocked too.
+"""
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sipreg_testlib import (Tap, TestNet, Dataplane, import_accounts, sipp, run,  # noqa: E402
+                            on_cleanup, wait_for)
+
+REALM = "sipreg.test"
+SIP_CONFIG = "[sip]\ndomains = %s, 198.18.0.1, 2001:db8::1\nrealm = %s\n" % (REALM, REALM)
+
+
+def mgmt(dp, *requests):
+    """Sends JSON requests to the dataplane's mgmt socket; returns answers."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(os.path.join(dp.state_dir, "dataplane.sock"))
+    answers = []
+    f = s.makefile("rwb")
+    for r in requests:
+        f.write((json.dumps(r) + "\n").encode())
+        f.flush()
+        answers.append(json.loads(f.readline()))
+    s.close()
+    return answers if len(answers) > 1 else answers[0]
+
+
+def xdp(dp):
+    return mgmt(dp, {"cmd": "xdp_counters"})["counters"]
+
+
+def blocks(dp):
+    return {b["cidr"]: b for b in mgmt(dp, {"cmd": "blocks"})["blocks"]}
+
+
+def svcrack(net, user, passwords, timeout=40):
+    """svcrack from the client namespace (its packets leave from
+    198.18.0.2); bounded by its own give-up time and a hard timeout."""
+    return net.in_client(["timeout", str(timeout), "svcrack", "-u", user, "-r", passwords,
+                          "-t", "0.02", "198.18.0.1"], check=False, timeout=timeout + 10).stdout
+
+
+def users_csv(dir_, rows):
+    path = os.path.join(dir_, "users-%d.csv" % len(rows))
+    with open(path, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for user, password in rows:
+            f.write("%s;[authentication username=%s password=%s]\n" % (user, user, password))
+    return path
+
+
+FLOOD = r"""
+import socket, time
+sources = ["198.18.1.%%d" %% i for i in range(2, 34)]
+socks = []
+for s in sources:
+    k = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    k.bind((s, 0))
+    k.setblocking(False)
+    socks.append(k)
+msg = (b"REGISTER sip:sipreg.test SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.1.2:5060;branch=z9hG4bKflood\r\n"
+       b"From: <sip:flood@sipreg.test>;tag=1\r\nTo: <sip:flood@sipreg.test>\r\nCall-ID: flood\r\n"
+       b"CSeq: 1 REGISTER\r\nContact: <sip:flood@198.18.1.2>\r\nContent-Length: 0\r\n\r\n")
+sent = 0
+deadline = time.time() + %(seconds)f
+while sent < %(count)d and time.time() < deadline:
+    for k in socks:
+        try:
+            k.sendto(msg, ("198.18.0.1", 5060))
+            sent += 1
+        except BlockingIOError:
+            pass
+print(sent)
+"""
+
+
+def main():
+    tap = Tap()
+    net = TestNet("prot")
+    work = tempfile.mkdtemp(prefix="sipreg-prot-")
+    on_cleanup(lambda: run(["rm", "-rf", work], check=False))
+    dp = Dataplane(net, extra_config=SIP_CONFIG + "[lockout]\nfailures = 5\nwindow_s = 60\nduration_s = 600\n"
+                   "[rate]\nper_ip_pps = 0\n")
+    import_accounts(dp, [("alice", "secret-a"), ("bob", "secret-b"), ("1001", "pw1001")]
+                    + [("u%04d" % i, "pw%04d" % i) for i in range(2000)])
+    dp.start()
+
+    # 1. svcrack: locked out after 5 failures, the rest dropped in XDP.
+    svcrack(net, "alice", "1000-1040")
+    c = dp.stats()["counters"]
+    tap.check(c["lockouts"][0] == 1, "svcrack: the source is locked out once", c)
+    tap.check(c["auth_failed"][0] == 5,
+              "svcrack: exactly lockout.failures (5) failed authentications reached the digest check",
+              "auth_failed=%d" % c["auth_failed"][0])
+    b = blocks(dp)
+    tap.check("198.18.0.2" in b and b["198.18.0.2"]["reason"] == "lockout",
+              "svcrack: the source is in the XDP block list as a lockout", b)
+    tap.check(xdp(dp)["drop_blocked"] > 0, "svcrack: its later packets are XDP drops", xdp(dp))
+
+    # 2. Unblocking removes the lockout from XDP and from the workers.
+    tap.check(mgmt(dp, {"cmd": "unblock", "cidr": "198.18.0.2"})["ok"] and "198.18.0.2" not in blocks(dp),
+              "unblock removes the lockout from the XDP block list")
+    inf = users_csv(work, [("alice", "secret-a")])
+    r = sipp(net, "register_load.xml", "198.18.0.1:5060", 1, rate=10, inf=inf, source="198.18.0.2",
+             keys={"domain": REALM, "expires": 600}, timeout=15)
+    tap.check(r.count("SuccessfulCall") == 1, "after unblock the source registers again", r.detail())
+
+    # 3. svwar: existing and non-existing users answered identically.
+    words = os.path.join(work, "names.txt")
+    with open(words, "w") as f:
+        f.write("alice\nbob\n1001\nnobody\nghost\n9999\n")
+    before = dp.stats()["counters"]["reply_401"][0]
+    out = net.in_client(["timeout", "60", "svwar", "--force", "-d", words, "-m", "REGISTER", "-t", "0.05",
+                         "198.18.0.1"], check=False, timeout=70).stdout
+    challenged = dp.stats()["counters"]["reply_401"][0] - before
+    tap.check("found nothing" in out and challenged >= 1,
+              "svwar --force cannot tell existing from non-existing users (every name challenged alike)",
+              "401s=%d\n%s" % (challenged, out[-1500:]))
+
+    # 4. Allowlisted source: wrong passwords never lock it out.
+    mgmt(dp, {"cmd": "allow", "cidr": "198.18.0.20"})
+    wrong = users_csv(work, [("bob", "wrong%d" % i) for i in range(8)])
+    r = sipp(net, "register_load.xml", "198.18.0.1:5060", 8, rate=20, inf=wrong, source="198.18.0.20",
+             keys={"domain": REALM, "expires": 600}, timeout=15)
+    c = dp.stats()["counters"]
+    tap.check(c["lockouts"][0] == 1 and "198.18.0.20" not in blocks(dp),
+              "an allowlisted source is never locked out", "lockouts=%d blocks=%s" % (c["lockouts"][0], blocks(dp)))
+    tap.check(xdp(dp)["redirect_allowlisted"] >= 16, "allowlisted packets pass the prefilter as such", xdp(dp))
+
+    # 5. A flood from a blocked /24 (a whole client subnet) while a sipp
+    # client on an allowed address registers 2000 users.
+    tap.check(mgmt(dp, {"cmd": "block", "cidr": "198.18.1.0/24"})["ok"], "block a client subnet")
+    before = xdp(dp)["drop_blocked"]
+    legit = users_csv(work, [("u%04d" % i, "pw%04d" % i) for i in range(2000)])
+    proc, _, finish = sipp(net, "register_load.xml", "198.18.0.1:5060", 2000, rate=400, inf=legit,
+                           source="198.18.0.3", keys={"domain": REALM, "expires": 600}, timeout=40,
+                           background=True)
+    sent = int(net.client_python(FLOOD % {"seconds": 6.0, "count": 400000}, timeout=30).strip() or 0)
+    r = finish()
+    dropped = xdp(dp)["drop_blocked"] - before
+    ok = r.count("SuccessfulCall")
+    tap.check(ok >= 1998, "flood from a blocked subnet: >= 99.9%% of 2000 registrations succeed (%d)" % ok,
+              r.detail())
+    tap.check(dropped >= sent * 0.99,
+              "the flood (%d datagrams) is dropped in XDP (%d)" % (sent, dropped))
+    c = dp.stats()["counters"]
+    tap.check(c["rx_register"][0] < 2000 * 2 + 100,
+              "flood datagrams never reached the dataplane", "rx_register=%d" % c["rx_register"][0])
+
+    # 6. IPv6: a blocked source is dropped, another registers.
+    mgmt(dp, {"cmd": "block", "cidr": "2001:db8::10/128"})
+    before = xdp(dp)["drop_blocked"]
+    net.client_python(r"""
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("2001:db8::10", 0))
+for i in range(50):
+    s.sendto(b"REGISTER sip:sipreg.test SIP/2.0\r\n\r\n", ("2001:db8::1", 5060))
+""")
+    tap.check(wait_for(lambda: xdp(dp)["drop_blocked"] - before >= 50),
+              "IPv6: datagrams from a blocked source are XDP drops", xdp(dp))
+    inf6 = users_csv(work, [("1001", "pw1001")])
+    r = sipp(net, "register_load.xml", "[2001:db8::1]:5060", 1, rate=10, inf=inf6, source="2001:db8::2",
+             keys={"domain": REALM, "expires": 600}, timeout=15)
+    tap.check(r.count("SuccessfulCall") == 1, "IPv6: an unblocked source still registers", r.detail())
+    tap.check(mgmt(dp, {"cmd": "unblock", "cidr": "198.18.1.0/24"})["ok"] and
+              "198.18.1.0/24" not in blocks(dp), "unblock removes the subnet block")
+    dp.stop()
+
+    # 7. A lockout expires by itself (dataplane restarted with duration_s = 3).
+    dp_short = Dataplane(net, extra_config=SIP_CONFIG + "[lockout]\nfailures = 5\nwindow_s = 60\nduration_s = 3\n")
+    import_accounts(dp_short, [("bob", "secret-b")])
+    dp_short.start()
+    wrong = users_csv(work, [("bob", "wrong%d" % i) for i in range(5)])
+    sipp(net, "register_load.xml", "198.18.0.1:5060", 5, rate=20, inf=wrong, source="198.18.0.4",
+         keys={"domain": REALM, "expires": 600}, timeout=10)
+    tap.check("198.18.0.4" in blocks(dp_short), "five wrong passwords lock the source out", blocks(dp_short))
+    time.sleep(4)
+    right = users_csv(work, [("bob", "secret-b")])
+    r = sipp(net, "register_load.xml", "198.18.0.1:5060", 1, rate=10, inf=right, source="198.18.0.4",
+             keys={"domain": REALM, "expires": 600}, timeout=15)
+    tap.check(r.count("SuccessfulCall") == 1, "after the lockout expired the source registers again",
+              r.detail())
+    tap.check("198.18.0.4" not in blocks(dp_short), "the expired lockout left the XDP block list",
+              blocks(dp_short))
+    dp_short.stop()
+
+    # 8. respond_unknown = drop: scanners get no answer for unknown users.
+    net2 = TestNet("silent")
+    dp2 = Dataplane(net2, extra_config=SIP_CONFIG + "respond_unknown = drop\n")
+    import_accounts(dp2, [("alice", "secret-a")])
+    dp2.start()
+    with open(words, "w") as f:
+        f.write("nobody\nghost\n9999\nzorro\n")
+    out = net2.in_client(["timeout", "60", "svwar", "-d", words, "-m", "REGISTER", "-t", "0.05",
+                          "198.18.0.1"], check=False, timeout=70).stdout
+    c = dp2.stats()["counters"]
+    tap.check(c["tx_packets"][0] == 0 and c["drop_silent_unknown"][0] >= 1 and "found nothing" in out,
+              "respond_unknown = drop: svwar's unknown users get no answer at all",
+              "tx=%d silent=%d\n%s" % (c["tx_packets"][0], c["drop_silent_unknown"][0], out[-800:]))
+    inf = users_csv(work, [("alice", "secret-a")])
+    r = sipp(net2, "register_load.xml", "198.18.0.1:5060", 1, rate=10, inf=inf, source="198.18.0.2",
+             keys={"domain": REALM, "expires": 600}, timeout=15)
+    tap.check(r.count("SuccessfulCall") == 1, "respond_unknown = drop: a known user still registers",
+              r.detail())
+    dp2.stop()
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
