@@ -64,7 +64,9 @@
 	X(events_lost)         /* event ring full: change not checkpointed */ \
 	X(drop_locked_out)     /* source locked out: not even challenged */ \
 	X(lockouts)            /* sources that crossed the failure limit */ \
-	X(lockout_notices_lost) /* mgmt ring full: XDP block delayed */
+	X(lockout_notices_lost) /* mgmt ring full: XDP block delayed */ \
+	X(busy_cycles)         /* TSC cycles spent on received bursts */  \
+	X(tsc_hz)              /* TSC frequency, to turn cycles into time */
 
 #define STATS_COUNTER_ENUM(name) STAT_##name,
 enum stats_counter { STATS_COUNTER_LIST(STATS_COUNTER_ENUM) STATS_COUNTER_COUNT };

@@ -183,6 +183,7 @@ int worker_main(void *arg)
 	struct rte_mbuf *pkts[WORKER_BURST];
 	unsigned thread_id = w->index;
 
+	w->counters[STAT_tsc_hz] = w->tsc_hz;
 	if (w->qsbr)
 		rte_rcu_qsbr_thread_online(w->qsbr, thread_id);
 	while (!*w->quit) {
@@ -192,8 +193,10 @@ int worker_main(void *arg)
 		if (w->rx_queue != UINT16_MAX) {
 			n = rte_eth_rx_burst(w->port_id, w->rx_queue, pkts, WORKER_BURST);
 			if (n) {
+				uint64_t start = rte_rdtsc();
 				w->counters[STAT_rx_packets] += n;
 				transmit(w, pkts, worker_process_burst(w, pkts, n, false, now_s));
+				w->counters[STAT_busy_cycles] += rte_rdtsc() - start;
 			}
 		}
 		if (w->tx_in) {
@@ -203,8 +206,11 @@ int worker_main(void *arg)
 		}
 		if (w->handoff_in) {
 			unsigned k = rte_ring_dequeue_burst(w->handoff_in, (void **)pkts, WORKER_BURST, NULL);
-			if (k)
+			if (k) {
+				uint64_t start = rte_rdtsc();
 				transmit(w, pkts, worker_process_burst(w, pkts, (uint16_t)k, true, now_s));
+				w->counters[STAT_busy_cycles] += rte_rdtsc() - start;
+			}
 		}
 		if (w->cmd_in) {
 			struct worker_command *cmd;
