@@ -127,14 +127,14 @@ static int bindings_txn(struct control *c, MDB_txn **txn, char *err, size_t err_
 		rc = open_env(c->bindings_path, MDB_RDONLY, BINDINGS_MAP_BYTES, &c->bindings_env,
 			      &c->bindings_dbi);
 		if (rc != 0) {
-			snprintf(err, err_len, "cannot open %.300s (has the dataplane run with this "
+			snprintf(err, err_len, "cannot open %.200s (has the dataplane run with this "
 				 "state dir?): %s", c->bindings_path, mdb_strerror(rc));
 			return -1;
 		}
 	}
 	rc = begin_read(c->bindings_env, txn);
 	if (rc != 0) {
-		snprintf(err, err_len, "%.300s: %s", c->bindings_path, mdb_strerror(rc));
+		snprintf(err, err_len, "%.200s: %s", c->bindings_path, mdb_strerror(rc));
 		return -1;
 	}
 	return 0;
@@ -148,7 +148,7 @@ static int history_open(struct control *c, char *err, size_t err_len)
 		return 0;
 	rc = open_env(c->history_path, 0, HISTORY_MAP_BYTES, &c->history_env, &c->history_dbi);
 	if (rc != 0) {
-		snprintf(err, err_len, "cannot open %.300s (has the dataplane run with this state "
+		snprintf(err, err_len, "cannot open %.200s (has the dataplane run with this state "
 			 "dir?): %s", c->history_path, mdb_strerror(rc));
 		return -1;
 	}
@@ -163,7 +163,7 @@ static int history_txn(struct control *c, MDB_txn **txn, char *err, size_t err_l
 		return -1;
 	rc = begin_read(c->history_env, txn);
 	if (rc != 0) {
-		snprintf(err, err_len, "%.300s: %s", c->history_path, mdb_strerror(rc));
+		snprintf(err, err_len, "%.200s: %s", c->history_path, mdb_strerror(rc));
 		return -1;
 	}
 	return 0;
@@ -220,7 +220,7 @@ static json_t *who(const struct admin_peer *peer, const json_t *req)
 static void record_admin(struct control *c, json_t *action, const struct admin_peer *peer,
 			 const json_t *req, json_t *answer)
 {
-	char err[256];
+	char err[512];
 	int rc;
 
 	json_object_set_new(action, "who", who(peer, req));
@@ -592,7 +592,7 @@ static void wait_removed(struct control *c, const char *aor, const char *bkey)
 	char key[1024];
 	size_t an = strlen(aor), kn = bkey ? strlen(bkey) : 0;
 	int64_t deadline = mono_ms() + KICK_WAIT_MS;
-	char err[256];
+	char err[512];
 
 	if (an + 1 + kn > sizeof(key))
 		return;
@@ -817,7 +817,7 @@ static void cmd_stats(struct control *c, struct outbuf *out)
 	MDB_txn *txn;
 
 	if (!s) {
-		snprintf(err, sizeof(err), "cannot read the dataplane's stats file %.300s: %s "
+		snprintf(err, sizeof(err), "cannot read the dataplane's stats file %.200s: %s "
 			 "(is sipreg-dataplane running with this instance and stats_dir?)",
 			 c->stats_path, strerror(errno));
 		answer_error(out, err);

@@ -748,7 +748,8 @@ int query_list(MDB_txn *btxn, MDB_dbi bdbi, MDB_txn *htxn, MDB_dbi hdbi,
 		outbuf_puts(out, "\"total\":");
 		outbuf_u64(out, total);
 		if (!q->count_only) {
-			qsort_r(heap.idx, heap.n, sizeof(*heap.idx), sort_idx_cmp, &heap);
+			if (heap.n > 1)
+				qsort_r(heap.idx, heap.n, sizeof(*heap.idx), sort_idx_cmp, &heap);
 			outbuf_puts(out, ",\"rows\":[");
 			for (size_t i = q->offset; i < heap.n; i++) {
 				if (i > q->offset)
