@@ -88,6 +88,7 @@ struct tx_socket {
 
 struct run_stats {
 	uint64_t ops_started, ops_ok, ops_rejected, ops_failed, timeouts, unfinished;
+	uint64_t bad_accepted;  /* 200 to a wrong password: a registrar bug */
 	uint64_t requests, retransmits, responses, stray, unparsed, send_errors;
 	uint64_t codes[700];
 	struct latency_hist lat;
@@ -490,7 +491,9 @@ static void start_op(struct generator *g, uint64_t now)
 static void finish_op(struct generator *g, uint32_t idx, int code, uint64_t now)
 {
 	struct ua *ua = &g->uas[idx];
-	if (code == 200) {
+	if (code == 200 && ua->bad) {
+		g->st.bad_accepted++;
+	} else if (code == 200) {
 		g->st.ops_ok++;
 		latency_add(&g->st.lat, (now - ua->op_start_ns) / 1000);
 		ua->has_creds = !g->cfg->no_auth;
@@ -798,6 +801,9 @@ static void report(const struct generator *g, const struct run_stats *setup_st, 
 		printf("  %-20s %12" PRIu64 "   %10.0f /s\n", "completed (200)", st->ops_ok, ok_per_s);
 		printf("  %-20s %12" PRIu64 "\n", "rejected (expected)", st->ops_rejected);
 		printf("  %-20s %12" PRIu64 "\n", "failed", st->ops_failed);
+		if (st->bad_accepted)
+			printf("  %-20s %12" PRIu64 "   (200 OK to a wrong password)\n", "BAD PASSWORD ACCEPTED",
+			       st->bad_accepted);
 		printf("  %-20s %12" PRIu64 "\n", "timeouts", st->timeouts);
 		printf("  %-20s %12" PRIu64 "\n", "unfinished", st->unfinished);
 		printf("  %-20s %12" PRIu64 "   %10.0f /s\n", "requests sent", st->requests, req_per_s);
@@ -822,13 +828,13 @@ static void report(const struct generator *g, const struct run_stats *setup_st, 
 	printf("{\"workload\":\"%s\",\"target\":\"%s\",\"users\":%u,\"sockets\":%u,"
 	       "\"rate_target\":%.0f,\"window\":%u,\"algorithm\":\"%s\",\"elapsed_s\":%.3f,"
 	       "\"ops_started\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"completed_per_s\":%.1f,"
-	       "\"rejected\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"unfinished\":%" PRIu64 ","
+	       "\"rejected\":%" PRIu64 ",\"bad_accepted\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"unfinished\":%" PRIu64 ","
 	       "\"requests\":%" PRIu64 ",\"requests_per_s\":%.1f,\"retransmits\":%" PRIu64 ",\"responses\":%" PRIu64 ","
 	       "\"setup_ok\":%" PRIu64 ",\"gen_cpu_s\":%.2f,\"gen_cpu_pct\":%.0f,\"codes\":{",
 	       workload_name(cfg->workload), target, g->n_users, g->n_socks,
 	       cfg->rate, cfg->window, cfg->no_auth ? "none" : (g->algo_seen[0] ? g->algo_seen : ""), elapsed,
 	       st->ops_started, st->ops_ok, ok_per_s,
-	       st->ops_rejected, st->ops_failed, st->timeouts, st->unfinished,
+	       st->ops_rejected, st->bad_accepted, st->ops_failed, st->timeouts, st->unfinished,
 	       st->requests, req_per_s, st->retransmits, st->responses,
 	       had_setup ? setup_st->ops_ok : 0, cpu_s, cpu_pct);
 	bool first = true;

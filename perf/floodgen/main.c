@@ -26,9 +26,11 @@ static void usage(FILE *f)
 "                        with the cached nonce, nc+1; --rechallenge to start each\n"
 "                        refresh without credentials), mixed (storm with --bad-pct\n"
 "                        wrong passwords), unregister (register all, measure Expires: 0)\n"
-"  --bad-pct P           mixed: percent of operations with a wrong password (20)\n"
+"  --bad-pct P           mixed: percent of operations with a wrong password (20);\n"
+"                        401/403 to them count as rejected, a 200 as bad_accepted\n"
 "  --no-auth             plain REGISTER: expect 200 to the first request\n"
-"  --users N             user set size (1000); users u000000.. with --user-format\n"
+"  --users N             user set size (1000, at most 10 M: ~400 bytes each);\n"
+"                        users u000000.. with --user-format\n"
 "  --user-base N         number of the first user (0)\n"
 "  --user-format F       printf format with one %%d for usernames (u%%06d)\n"
 "  --password-format F   printf format with one %%d for passwords (pw%%06d)\n"
@@ -295,7 +297,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_BAD_PCT: bad = parse_uint(optarg, 100, &v); cfg.bad_pct = (unsigned)v; break;
 		case OPT_NO_AUTH: cfg.no_auth = true; break;
-		case OPT_USERS: bad = parse_uint(optarg, 50000000, &v); cfg.users = (unsigned)v; break;
+		case OPT_USERS: bad = parse_uint(optarg, 10000000, &v) || v == 0; cfg.users = (unsigned)v; break;
 		case OPT_USER_BASE: bad = parse_uint(optarg, 1000000000, &v); cfg.user_base = (unsigned)v; break;
 		case OPT_USER_FORMAT:
 			bad = check_format(optarg) != 0 || strlen(optarg) >= sizeof(cfg.user_format);
