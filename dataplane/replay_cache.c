@@ -1,7 +1,7 @@
 /* replay_cache.c — 4-way set-associative (nonce, cnonce) -> highest nc. */
 #include "replay_cache.h"
 
-#include <rte_jhash.h>
+#include "jhash_bytes.h"
 #include <rte_malloc.h>
 
 #define WAYS 4
@@ -47,8 +47,8 @@ void replay_cache_free(struct replay_cache *c)
 bool replay_cache_seen(struct replay_cache *c, const char *nonce, size_t nonce_len,
 		       const char *cnonce, size_t cnonce_len, uint32_t nc, uint32_t now_s)
 {
-	uint32_t h1 = rte_jhash(nonce, (uint32_t)nonce_len, 0x5eed);
-	uint32_t h2 = rte_jhash(cnonce, (uint32_t)cnonce_len, h1);
+	uint32_t h1 = jhash_bytes(nonce, nonce_len, 0x5eed);
+	uint32_t h2 = jhash_bytes(cnonce, cnonce_len, h1);
 	uint64_t key = ((uint64_t)h1 << 32 | h2) | 1;   /* never 0 (empty) */
 	struct replay_entry *set = &c->entries[(h2 & c->set_mask) * WAYS];
 	struct replay_entry *victim = &set[0];
