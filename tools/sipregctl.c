@@ -360,7 +360,7 @@ static long long time_arg(const char *opt, const char *s)
 			end++;
 		if (*end == '\0')
 			return (long long)timegm(&tm);
-	} else {
+	} else if (s[0] && strspn(s, "0123456789") == strlen(s)) {
 		return number_arg(opt, s);
 	}
 	fprintf(stderr, "sipregctl: %s: '%s' is not a time (2026-11-26T15:00:00Z, "

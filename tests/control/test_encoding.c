@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -80,6 +81,40 @@ static void test_json_string_escapes_and_stays_valid_for_any_octets(void **state
 	assert_int_equal(json_string_length(v), 256 + 128);   /* 0x80.. as 2-byte UTF-8 */
 	json_decref(v);
 	outbuf_free(&o);
+}
+
+static void test_iso_time_matches_gmtime(void **state)
+{
+	static const int64_t times[] = { 1, 59, 86399, 86400, 951782400 /* 2000-02-29 */,
+					 1795706297, 4102444799 /* 2099-12-31T23:59:59 */,
+					 253402300799 /* 9999-12-31T23:59:59 */ };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		struct outbuf o = { 0 };
+		char want[32];
+		time_t t = (time_t)times[i];
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		outbuf_iso_time(&o, times[i]);
+		assert_int_equal(o.len, 20);
+		assert_memory_equal(o.data, want, 20);
+		outbuf_free(&o);
+	}
+	for (int64_t t = 1700000000; t < 1700000000 + 400 * 86400; t += 86400 + 3607) {
+		struct outbuf o = { 0 };
+		char want[32];
+		time_t tt = (time_t)t;
+		struct tm tm;
+
+		gmtime_r(&tt, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		outbuf_iso_time(&o, t);
+		assert_memory_equal(o.data, want, 20);
+		outbuf_free(&o);
+	}
 }
 
 static void test_ip_filter_exact_cidr_and_wildcard(void **state)
@@ -240,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_csv_plain_field_is_not_quoted),
 		cmocka_unit_test(test_csv_rfc4180_quotes_comma_quote_and_line_breaks),
 		cmocka_unit_test(test_json_string_escapes_and_stays_valid_for_any_octets),
+		cmocka_unit_test(test_iso_time_matches_gmtime),
 		cmocka_unit_test(test_ip_filter_exact_cidr_and_wildcard),
 		cmocka_unit_test(test_list_options_combine_and_default),
 		cmocka_unit_test(test_list_options_errors_name_the_field),
