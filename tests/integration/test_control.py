@@ -125,6 +125,8 @@ def main():
     tap.check(codes == [200, 200, 200], "three phones register (sipp)", codes)
     wait_for(lambda: c.json("list", "--count").get("total") == 3, timeout=3)
 
+    st = os.stat(c.socket)
+    tap.check(st.st_mode & 0o777 == 0o660, "admin socket mode 0660", oct(st.st_mode))
     ALICE, BOB = "sip:alice@sipreg.test", "sip:bob@sipreg.test"
     ra1, ra2, rb1 = ((ALICE, "%s:%d" % A1), (ALICE, "%s:%d" % A2), (BOB, "%s:%d" % B1))
     everything = c.rows()
@@ -320,6 +322,18 @@ def main():
     tap.check(rc == 0 and len(exported) == n and got == want,
               "export of %d bindings to CSV round-trips (%.1f s)" % (n, dt),
               (rc, err, len(exported), len(held)))
+    # a client that asks for the whole export and reads nothing holds up nobody
+    slow = socket.socket(socket.AF_UNIX)
+    slow.connect(c2.socket)
+    slow.sendall(b'{"cmd":"export","format":"csv"}\n')
+    time.sleep(0.3)
+    t0 = time.time()
+    ping = c2.json("raw", '{"cmd":"ping"}')
+    lst = c2.json("list", "--ip", "10.7.0.0/16", "--limit", "5")
+    dt = time.time() - t0
+    tap.check(ping.get("ok") and len(lst.get("rows", [])) == 5 and dt < 2,
+              "a stalled export reader does not block other clients (%.2f s)" % dt, (ping, dt))
+    slow.close()
     rc, out, _ = c2.ctl("export", "--format", "json", "--ip", "10.7.0.0/16")
     lines = [json.loads(l) for l in out.splitlines()]
     tap.check(rc == 0 and len(lines) == c2.json("list", "--ip", "10.7.0.0/16", "--count")["total"]
