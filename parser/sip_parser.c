@@ -754,31 +754,40 @@ static inline const char *find_lf(const char *p, const char *end)
 	return sip_find_byte(p, end, '\n');
 }
 
-/* One pass over the start line and headers [buf, hend): no NUL byte, and
- * every CR is followed by LF (line end or fold, RFC 3261 §7.3.1). The
- * field parsers treat CR as whitespace, so this check is what rejects a
- * bare CR. hend is past the empty line, so its CR LF is complete. */
-static enum sip_parse_status check_header_bytes(const char *p, const char *hend)
+/* One pass over the start line and headers [buf, hend): every CR is
+ * followed by LF (line end or fold, RFC 3261 §7.3.1), and a NUL byte only
+ * appears escaped, right after a backslash (quoted-pair, RFC 3261 §25.1;
+ * RFC 4475 intmeth has one). The field parsers treat CR as whitespace and
+ * do not look inside unknown header values, so this check is what rejects
+ * a bare CR or a raw NUL. hend is past the empty line, so its CR LF is
+ * complete. (A NUL after a backslash outside a quoted string, in a value we
+ * do not decode, passes: it cannot change any decoded field.) */
+static enum sip_parse_status check_header_bytes(const char *buf, const char *hend)
 {
 	bool nul = false, bare_cr = false;
+	const char *p = buf;
+	if (p < hend && *p == '\0')
+		return SIP_PARSE_NUL_IN_HEADERS;
 #if defined(__SSE2__)
-	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+	/* v = bytes p..p+15, next = p+1..p+16 */
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), bs = _mm_set1_epi8('\\');
+	const __m128i zero = _mm_setzero_si128();
 	__m128i bad_acc = zero, nul_acc = zero;
 	while (hend - p >= 17) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 		__m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
 		bad_acc = _mm_or_si128(bad_acc, _mm_andnot_si128(_mm_cmpeq_epi8(next, lf), _mm_cmpeq_epi8(v, cr)));
-		nul_acc = _mm_or_si128(nul_acc, _mm_cmpeq_epi8(v, zero));
+		nul_acc = _mm_or_si128(nul_acc, _mm_andnot_si128(_mm_cmpeq_epi8(v, bs), _mm_cmpeq_epi8(next, zero)));
 		p += 16;
 	}
 	bare_cr = _mm_movemask_epi8(bad_acc) != 0;
 	nul = _mm_movemask_epi8(nul_acc) != 0;
 #endif
 	for (; p < hend; p++) {
-		if (*p == '\0')
-			nul = true;
-		else if (*p == '\r' && (p + 1 >= hend || p[1] != '\n'))
+		if (*p == '\r' && (p + 1 >= hend || p[1] != '\n'))
 			bare_cr = true;
+		if (p + 1 < hend && p[1] == '\0' && *p != '\\')
+			nul = true;
 	}
 	if (nul)
 		return SIP_PARSE_NUL_IN_HEADERS;

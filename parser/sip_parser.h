@@ -60,7 +60,7 @@ enum sip_parse_status {
 	SIP_PARSE_OK = 0,
 	SIP_PARSE_EMPTY,                 /* zero-length datagram */
 	SIP_PARSE_TOO_LONG,              /* longer than SIP_MAX_MESSAGE_LEN */
-	SIP_PARSE_NUL_IN_HEADERS,        /* NUL byte before the end of the headers */
+	SIP_PARSE_NUL_IN_HEADERS,        /* NUL byte in the headers, other than a quoted-pair */
 	SIP_PARSE_NO_END_OF_LINE,        /* start line or header without line end */
 	SIP_PARSE_NO_END_OF_HEADERS,     /* no empty line after the headers */
 	SIP_PARSE_BARE_CR,               /* CR not followed by LF inside the headers */

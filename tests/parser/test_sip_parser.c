@@ -389,6 +389,15 @@ static void test_nul_in_headers_is_rejected(void **state)
 	assert_int_equal(sip_parse(m, sizeof(m) - 1, &msg), SIP_PARSE_NUL_IN_HEADERS);
 }
 
+static void test_escaped_nul_in_quoted_string_is_valid(void **state)
+{
+	(void)state;
+	/* RFC 3261 §25.1 quoted-pair = "\\" (%x00-09 / ...); RFC 4475 intmeth */
+	static const char m[] = REG_HEAD VIA FROM "To: \"NUL:\\\0\" <sip:a@b>\r\n" CALLID CSEQ "\r\n";
+	assert_int_equal(sip_parse(m, sizeof(m) - 1, &msg), SIP_PARSE_OK);
+	assert_int_equal(msg.to.addr.display.len, 6);
+}
+
 static void test_empty_datagram_is_empty(void **state)
 {
 	(void)state;
@@ -580,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_other_headers_is_a_distinct_status),
 		cmocka_unit_test(test_contact_q_above_one_is_bad_contact),
 		cmocka_unit_test(test_nul_in_headers_is_rejected),
+		cmocka_unit_test(test_escaped_nul_in_quoted_string_is_valid),
 		cmocka_unit_test(test_empty_datagram_is_empty),
 		cmocka_unit_test(test_every_status_has_a_reason_and_name),
 		cmocka_unit_test(test_digest_directive_twice_is_bad_authorization),
