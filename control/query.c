@@ -208,6 +208,10 @@ int query_options_from_json(const json_t *req, struct query_options *q, char *er
 	if (copy_string_field(req, "aor", q->filter.aor, sizeof(q->filter.aor), err, err_len) ||
 	    copy_string_field(req, "aor_prefix", q->filter.aor_prefix,
 			      sizeof(q->filter.aor_prefix), err, err_len) ||
+	    copy_string_field(req, "number", q->filter.number, sizeof(q->filter.number), err,
+			      err_len) ||
+	    copy_string_field(req, "number_prefix", q->filter.number_prefix,
+			      sizeof(q->filter.number_prefix), err, err_len) ||
 	    copy_string_field(req, "account", q->filter.account, sizeof(q->filter.account),
 			      err, err_len) ||
 	    copy_string_field(req, "user_agent", q->filter.user_agent,
@@ -276,6 +280,20 @@ static bool string_equals(const struct store_binding_data *b, enum store_string 
 	return strlen(want) == n && memcmp(p, want, n) == 0;
 }
 
+/* The user part of an AOR: after the scheme's ':' up to '@' (or ';'). */
+static const char *aor_user(const char *aor, size_t n, size_t *len)
+{
+	const char *colon = memchr(aor, ':', n), *end;
+
+	if (!colon)
+		return *len = 0, aor;
+	colon++;
+	for (end = colon; end < aor + n && *end != '@' && *end != ';'; end++)
+		;
+	*len = (size_t)(end - colon);
+	return colon;
+}
+
 bool query_match(const struct query_filter *f, const struct store_binding_data *b,
 		 enum query_status st)
 {
@@ -293,6 +311,18 @@ bool query_match(const struct query_filter *f, const struct store_binding_data *
 
 		p = store_binding_string(b, STORE_STR_AOR, &n);
 		if (n < pn || memcmp(p, f->aor_prefix, pn) != 0)
+			return false;
+	}
+	if (f->number[0] || f->number_prefix[0]) {
+		size_t un, want;
+		const char *u;
+
+		p = store_binding_string(b, STORE_STR_AOR, &n);
+		u = aor_user(p, n, &un);
+		if (f->number[0] && (un != strlen(f->number) || memcmp(u, f->number, un) != 0))
+			return false;
+		want = strlen(f->number_prefix);
+		if (want && (un < want || memcmp(u, f->number_prefix, want) != 0))
 			return false;
 	}
 	if (f->account[0] && !string_equals(b, STORE_STR_ACCOUNT, f->account))

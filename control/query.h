@@ -6,6 +6,8 @@
  * Filters combine (AND); each is optional:
  *   aor          exact AOR ("sip:1001@sipreg.test")
  *   aor_prefix   AOR prefix ("sip:10"); uses the key order (a range scan)
+ *   number       the AOR's user part, exact ("1001" matches sip:1001@any)
+ *   number_prefix  the user part's prefix ("10")
  *   ip           source IP: exact ("198.18.0.2", "2001:db8::2"), CIDR
  *                ("198.18.0.0/24") or wildcard ("192.168.1.x", "10.x.x.x")
  *   account      exact account name
@@ -67,6 +69,8 @@ enum query_status {
 struct query_filter {
 	char aor[QUERY_MAX_STRING];
 	char aor_prefix[QUERY_MAX_STRING];
+	char number[QUERY_MAX_STRING];
+	char number_prefix[QUERY_MAX_STRING];
 	bool has_ip;
 	struct store_cidr ip;
 	char account[QUERY_MAX_STRING];

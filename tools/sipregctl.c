@@ -379,6 +379,8 @@ static bool want_help(int argc, char **argv)
 #define FILTER_OPTIONS                                          \
 	{ "aor", required_argument, NULL, 'a' },                \
 	{ "aor-prefix", required_argument, NULL, 'p' },         \
+	{ "number", required_argument, NULL, 'n' },             \
+	{ "number-prefix", required_argument, NULL, 'N' },      \
 	{ "ip", required_argument, NULL, 'i' },                 \
 	{ "account", required_argument, NULL, 'A' },            \
 	{ "status", required_argument, NULL, 's' },             \
@@ -387,6 +389,8 @@ static bool want_help(int argc, char **argv)
 #define FILTER_HELP                                                                       \
 	"  --aor AOR            exact AOR (sip:1001@sipreg.test)\n"                        \
 	"  --aor-prefix P       AOR prefix (sip:10)\n"                                     \
+	"  --number N           the AOR's user part (1001 matches sip:1001@any domain)\n"  \
+	"  --number-prefix P    user part prefix (10)\n"                                    \
 	"  --ip IP              source IP: 198.18.0.2, 198.18.0.0/24, 192.168.1.x, 2001:db8::/64\n" \
 	"  --account NAME       account name\n"                                            \
 	"  --status S[,S]       registered, expiring, expired, unregistered (from history)\n" \
@@ -395,7 +399,7 @@ static bool want_help(int argc, char **argv)
 static bool filter_option(int opt, const char *arg, json_t *req)
 {
 	static const struct { int opt; const char *field; } map[] = {
-		{ 'a', "aor" }, { 'p', "aor_prefix" }, { 'i', "ip" }, { 'A', "account" },
+		{ 'a', "aor" }, { 'p', "aor_prefix" }, { 'n', "number" }, { 'N', "number_prefix" }, { 'i', "ip" }, { 'A', "account" },
 		{ 's', "status" }, { 'u', "user_agent" },
 	};
 

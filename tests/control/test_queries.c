@@ -219,6 +219,16 @@ static void test_list_each_filter_alone(void **state)
 			    "192.168.1.10,192.168.2.20");
 }
 
+static void test_list_by_number_exact_and_prefix(void **state)
+{
+	(void)state;
+	assert_string_equal(ips(ask("{\"cmd\":\"list\",\"number\":\"1002\"}")), "192.168.2.20");
+	assert_string_equal(ips(ask("{\"cmd\":\"list\",\"number\":\"100\"}")), "");
+	assert_string_equal(ips(ask("{\"cmd\":\"list\",\"number_prefix\":\"20\"}")), "[2001:db8::5]");
+	assert_string_equal(ips(ask("{\"cmd\":\"list\",\"number_prefix\":\"100\",\"account\":\"acme\"}")),
+			    "10.0.0.5,192.168.1.10");
+}
+
 static void test_list_filters_combine(void **state)
 {
 	(void)state;
@@ -516,6 +526,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_without_filter_is_every_live_binding_in_aor_order),
 		cmocka_unit_test(test_list_each_filter_alone),
+		cmocka_unit_test(test_list_by_number_exact_and_prefix),
 		cmocka_unit_test(test_list_filters_combine),
 		cmocka_unit_test(test_unregistered_comes_from_history_with_its_reason),
 		cmocka_unit_test(test_list_sorts_by_any_column_and_pages),

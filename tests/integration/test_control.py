@@ -141,6 +141,8 @@ def main():
     cases = [
         (("--aor", ALICE), [ra1, ra2]),
         (("--aor-prefix", "sip:b"), [rb1]),
+        (("--number", "alice"), [ra1, ra2]),
+        (("--number-prefix", "bo"), [rb1]),
         (("--ip", "198.18.0.5"), [ra1]),
         (("--ip", "198.18.0.0/24"), [ra1, rb1]),
         (("--ip", "198.18.1.x"), [ra2]),
@@ -339,6 +341,8 @@ def main():
     tap.check(rc == 0 and len(lines) == c2.json("list", "--ip", "10.7.0.0/16", "--count")["total"]
               and all(l["received"].startswith("10.7.") for l in lines),
               "export --format json with a filter streams JSON lines", len(lines))
+    c2.stop()
+    dp2.stop(timeout=30)
     return tap.finish()
 
 
