@@ -796,7 +796,40 @@ int query_list(MDB_txn *btxn, MDB_dbi bdbi, MDB_txn *htxn, MDB_dbi hdbi,
 	MDB_val k, v;
 	int rc = 0;
 
-	if (!q->filter.status_mask || (q->filter.status_mask & live_mask)) {
+	const struct query_filter *f = &q->filter;
+	bool unfiltered = !f->aor[0] && !f->aor_prefix[0] && !f->number[0] && !f->number_prefix[0] &&
+			  !f->has_ip && !f->account[0] && !f->user_agent[0] && !f->status_mask;
+	if (unfiltered) {
+		/* every record matches: the count is the table's, and in key
+		 * order the page is its first offset+limit records */
+		MDB_stat st;
+
+		rc = mdb_stat(btxn, bdbi, &st);
+		if (rc != 0)
+			return rc;
+		total = st.ms_entries;
+	}
+	if (unfiltered && (q->count_only || (q->sort == QCOL_AOR && !q->desc))) {
+		rc = 0;
+		if (!q->count_only) {
+			rc = mdb_cursor_open(btxn, bdbi, &cur);
+			if (rc != 0)
+				return rc;
+			for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && heap.n < heap.cap;
+			     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+				struct query_row row = { 0 };
+
+				if (store_binding_value_decode(v.mv_data, v.mv_size, &row.b) != 0)
+					continue;
+				row.status = (uint8_t)query_live_status(&row.b, now_s, q->expiring_window_s);
+				heap_offer(&heap, &row);
+			}
+			mdb_cursor_close(cur);
+			rc = rc == MDB_NOTFOUND ? 0 : rc;
+		}
+	} else if (!q->filter.status_mask || (q->filter.status_mask & live_mask)) {
+		if (unfiltered)
+			total = 0;   /* counted again by the scan below */
 		rc = mdb_cursor_open(btxn, bdbi, &cur);
 		if (rc != 0)
 			return rc;
