@@ -144,7 +144,9 @@ static bool conn_read(struct conn *k)
 {
 	char buf[65536];
 
-	for (;;) {
+	/* at most 1 MiB per turn, so a client that never stops sending
+	 * cannot keep the loop here */
+	for (int turn = 0; turn < 16; turn++) {
 		ssize_t r = recv(k->fd, buf, sizeof(buf), 0);
 
 		if (r > 0) {
@@ -173,6 +175,7 @@ static bool conn_read(struct conn *k)
 			return false;
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 	}
+	return true;
 }
 
 static bool conn_write(struct conn *k)
