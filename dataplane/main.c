@@ -20,7 +20,10 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "account_store.h"
@@ -125,6 +128,20 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 	if (cfg->min_expires_s > cfg->max_expires_s) {
 		fprintf(stderr, "sipreg-dataplane: config error: [policy] min_expires_s (%u) above max_expires_s (%u)\n",
 			cfg->min_expires_s, cfg->max_expires_s);
+		return -1;
+	}
+
+	/* One dataplane per state dir: two would fight over the bindings and
+	 * the mgmt socket. The lock dies with the process, also on kill -9. */
+	if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
+		fprintf(stderr, "sipreg-dataplane: [store] state_dir '%s': %s\n", cfg->state_dir, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/dataplane.lock", cfg->state_dir);
+	int lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr, "sipreg-dataplane: [store] state_dir '%s' is in use by another sipreg-dataplane (%s)\n",
+			cfg->state_dir, path);
 		return -1;
 	}
 
@@ -427,7 +444,9 @@ int main(int argc, char **argv)
 			       stale_iface);
 	}
 	if (rte_eal_init(eal.argc, eal.argv) < 0) {
-		fprintf(stderr, "sipreg-dataplane: EAL init failed: %s\n", rte_strerror(rte_errno));
+		fprintf(stderr, "sipreg-dataplane: EAL init failed (%s); see the EAL lines above: a "
+			"dataplane with [dataplane] instance = %s may already run, or hugepages are missing "
+			"(tools/testnet up reserves them)\n", rte_strerror(rte_errno), cfg.instance);
 		return 1;
 	}
 	signal(SIGINT, on_signal);
