@@ -434,6 +434,21 @@ int main(int argc, char **argv)
 
 	char stale_iface[64];
 	if (af_xdp_iface(cfg.port, stale_iface, sizeof(stale_iface))) {
+		/* Only a program no live dataplane holds is stale: the interface
+		 * lock (per network namespace) is held for the process's life. */
+		struct stat ns;
+		char lock_path[256];
+		mkdir("/run/sipreg", 0755);
+		if (stat("/proc/self/ns/net", &ns) != 0)
+			ns.st_ino = 0;
+		snprintf(lock_path, sizeof(lock_path), "/run/sipreg/xdp-%lu-%s.lock",
+			 (unsigned long)ns.st_ino, stale_iface);
+		int iface_lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+		if (iface_lock < 0 || flock(iface_lock, LOCK_EX | LOCK_NB) != 0) {
+			fprintf(stderr, "sipreg-dataplane: [dataplane] port: interface %s is in use by another "
+				"sipreg-dataplane (%s)\n", stale_iface, lock_path);
+			return 1;
+		}
 		int rc = xdp_detach_stale(stale_iface, err, sizeof(err));
 		if (rc < 0) {
 			fprintf(stderr, "sipreg-dataplane: [dataplane] port: %s\n", err);
