@@ -395,7 +395,7 @@ static void compare_credential_list(struct ctx *c, const struct sip_credentials 
 	}
 }
 
-static void compare(struct ctx *c, const struct sip_msg *m, osip_message_t *o)
+static void compare(struct ctx *c, const struct sip_msg *m, osip_message_t *o, const char *buf)
 {
 	char l[128];
 	if (m->is_request != MSG_IS_REQUEST(o)) {
@@ -504,6 +504,11 @@ static void compare(struct ctx *c, const struct sip_msg *m, osip_message_t *o)
 	/* osip only keeps a body that has a Content-Type (RFC 3261 §20.15) */
 	if (o->content_type == NULL)
 		multipart = true;
+	/* Field class "mixed-line-ends" (known-differences.txt): with bare-LF
+	 * header lines, osip starts the body elsewhere. */
+	for (const char *q = buf; m->body.ptr != NULL && q < m->body.ptr; q++)
+		if (*q == '\n' && (q == buf || q[-1] != '\r'))
+			multipart = true;
 	if (!multipart && (olen != m->body.len || (olen > 0 && memcmp(b->body, m->body.ptr, olen) != 0)))
 		mismatch(c, "body: ours %u bytes, osip %zu", m->body.len, olen);
 }
@@ -532,7 +537,7 @@ void sip_diff_run(const char *buf, size_t len, struct sip_diff_result *r)
 	} else if (!ours_ok) {
 		r->verdict = SIP_DIFF_ONLY_OSIP_ACCEPT;
 	} else {
-		compare(&c, &m, o);
+		compare(&c, &m, o, buf);
 		r->verdict = c.failed ? SIP_DIFF_FIELD_MISMATCH : SIP_DIFF_EQUAL;
 	}
 	osip_message_free(o);
