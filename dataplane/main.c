@@ -550,6 +550,7 @@ int main(int argc, char **argv)
 				.lockouts = rs.lockouts[k],
 				.lockout_notices = rs.lockout_notices,
 				.allowlist = &rs.allowlist,
+				.events = rs.rings[k],
 			};
 			w->handoff_in = rs.handoff[k];
 			w->cmd_in = rs.commands[k];

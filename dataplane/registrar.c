@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -10,6 +11,7 @@
 #include <rte_ring_elem.h>
 
 #include "aor_hash.h"
+#include "event_ring.h"
 #include "stats_shm.h"
 
 #define AOR_MAX 256
@@ -168,12 +170,68 @@ static uint8_t source_len(const struct sip_source *src)
 	return src->ip_version == 4 ? 4 : 16;
 }
 
-/* A failed authentication from src for user: counts it towards the
- * lockout, and on the failure that crosses the threshold locks the source
- * here at once and tells the mgmt thread (XDP block, other workers). */
-static void auth_failed(struct registrar *r, const struct sip_source *src, struct sip_slice user,
-			int64_t now_s)
+/* Appends at most cap bytes of s as string `which` of b. */
+static void put_string(struct store_binding_data *b, size_t *used, enum store_string which,
+		       struct sip_slice s, size_t cap)
 {
+	size_t n = s.len < cap ? s.len : cap;
+
+	if (*used + n > STORE_BINDING_STRING_BYTES)
+		n = STORE_BINDING_STRING_BYTES - *used;
+	memcpy(b->str + *used, s.ptr, n);
+	b->str_len[which] = (uint16_t)n;
+	*used += n;
+}
+
+/* A security event for history (the failed-registration log): what is
+ * known of the request. Long fields are cut to fit one record: this is a
+ * log line, not a binding. A full ring loses it (counted by the ring). */
+static void security_event(struct registrar *r, enum store_event_type type,
+			   enum store_auth_failure reason, const struct sip_msg *msg,
+			   const struct sip_source *src, int64_t now_s)
+{
+	struct store_event *ev;
+	char aor[AOR_MAX];
+	size_t used = 0, aor_len = 0;
+	const struct sip_uri *to = &msg->to.addr.uri;
+
+	if (!r->events || (ev = event_ring_reserve(r->events)) == NULL)
+		return;
+	memset(ev, 0, offsetof(struct store_event, binding) + offsetof(struct store_binding_data, str));
+	ev->version = STORE_RECORD_VERSION;
+	ev->type = (uint8_t)type;
+	ev->reason = (uint8_t)reason;
+	ev->worker = (uint16_t)r->worker;
+	ev->at_s = now_s;
+	ev->binding.refreshed_at_s = now_s;
+	ev->binding.registered_at_s = now_s;
+	ev->binding.cseq = msg->cseq;
+	ev->binding.source.family = src->ip_version == 4 ? AF_INET : AF_INET6;
+	ev->binding.source.port = src->port;
+	memcpy(ev->binding.source.addr, src->addr, src->ip_version == 4 ? 4 : 16);
+	if (to->user.len + to->host.len + 5 <= sizeof(aor)) {
+		memcpy(aor, "sip:", 4);
+		memcpy(aor + 4, to->user.ptr, to->user.len);
+		aor[4 + to->user.len] = '@';
+		for (uint32_t i = 0; i < to->host.len; i++)
+			aor[5 + to->user.len + i] = (char)tolower((unsigned char)to->host.ptr[i]);
+		aor_len = 5 + to->user.len + to->host.len;
+	}
+	put_string(&ev->binding, &used, STORE_STR_AOR, (struct sip_slice){ aor, (uint32_t)aor_len }, 128);
+	put_string(&ev->binding, &used, STORE_STR_CONTACT,
+		   msg->contact_count ? msg->contact[0].addr.uri.raw : (struct sip_slice){ NULL, 0 }, 96);
+	put_string(&ev->binding, &used, STORE_STR_CALL_ID, msg->call_id, 64);
+	put_string(&ev->binding, &used, STORE_STR_USER_AGENT, msg->user_agent, 60);
+	event_ring_commit(r->events);
+}
+
+/* A failed authentication of msg from src: history, then the lockout
+ * count; on the failure that crosses the threshold the source is locked
+ * here at once and the mgmt thread is told (XDP block, other workers). */
+static void auth_failed(struct registrar *r, const struct sip_msg *msg, const struct sip_source *src,
+			enum store_auth_failure reason, int64_t now_s)
+{
+	security_event(r, STORE_EVENT_AUTH_FAILED, reason, msg, src, now_s);
 	if (!r->lockouts)
 		return;
 	if (r->allowlist && prefix_list_contains(__atomic_load_n(r->allowlist, __ATOMIC_ACQUIRE), src))
@@ -181,6 +239,8 @@ static void auth_failed(struct registrar *r, const struct sip_source *src, struc
 	if (!lockout_table_fail(r->lockouts, &r->cfg->lockout, src->addr, source_len(src), now_s))
 		return;
 	count(r, STAT_lockouts);
+	security_event(r, STORE_EVENT_LOCKED_OUT, reason, msg, src, now_s);
+	struct sip_slice user = msg->to.addr.uri.user;
 	if (r->lockout_notices) {
 		struct lockout_notice n = { .len = source_len(src), .worker = r->worker,
 					    .until_s = now_s + r->cfg->lockout.duration_s };
@@ -218,6 +278,7 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 				      enum registrar_action *action)
 {
 	const struct sip_credentials *cred = NULL;
+	enum store_auth_failure failure = STORE_AUTH_FAILURE_WRONG_CREDENTIALS;
 
 	for (unsigned i = 0; i < msg->authorization_count; i++) {
 		const struct sip_credentials *c = &msg->authorization[i];
@@ -271,8 +332,10 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 		}
 	}
 	if (!account || !sip_slice_eq_nocase(cred->username, to_user)) {
-		if (account)
+		if (account) {
 			count(r, STAT_auth_wrong_user);
+			failure = STORE_AUTH_FAILURE_WRONG_USER;
+		}
 		goto forbidden;
 	}
 	struct digest_response_input in = {
@@ -295,7 +358,7 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 	if (qop_auth && replay_cache_seen(r->replay, cred->nonce.ptr, cred->nonce.len,
 					  cred->cnonce.ptr, cred->cnonce.len, nc, (uint32_t)now_s)) {
 		count(r, STAT_auth_replay);
-		auth_failed(r, src, cred->username, now_s);
+		auth_failed(r, msg, src, STORE_AUTH_FAILURE_REPLAY, now_s);
 		*action = simple_reply(r, msg, src, 403, "Forbidden", out, out_cap, out_len);
 		return AUTH_REPLIED;
 	}
@@ -303,7 +366,7 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 	return AUTH_PASS;
 
 forbidden:
-	auth_failed(r, src, cred->username, now_s);
+	auth_failed(r, msg, src, failure, now_s);
 	if (!account && r->cfg->respond_unknown == RESPOND_UNKNOWN_DROP) {
 		count(r, STAT_drop_silent_unknown);
 		return AUTH_SILENT;
@@ -443,6 +506,7 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 				return REGISTRAR_DROP;
 			}
 			count(r, STAT_auth_ip_denied);
+			security_event(r, STORE_EVENT_AUTH_FAILED, STORE_AUTH_FAILURE_IP_DENIED, msg, src, now_s);
 			return simple_reply(r, msg, src, 403, "Forbidden", out, out_cap, out_len);
 		}
 	}

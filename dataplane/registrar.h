@@ -75,6 +75,7 @@ struct registrar {
 	struct lockout_table *lockouts;        /* this worker's; NULL: no lockout */
 	struct rte_ring *lockout_notices;      /* to the mgmt thread (struct lockout_notice) */
 	struct prefix_list *const *allowlist;  /* never locked out; swapped on change */
+	struct event_ring *events;             /* the table's ring: security events to history */
 	uint32_t worker;
 	uint32_t n_workers;
 	int64_t date_s;                        /* second the Date text is for */

@@ -249,7 +249,7 @@ emit(struct binding_table *t, enum store_event_type type, const struct store_bin
 		return;          /* counted by the ring */
 	ev->version = STORE_RECORD_VERSION;
 	ev->type = (uint8_t)type;
-	ev->pad = 0;
+	ev->reason = 0;
 	ev->worker = t->worker;
 	ev->pad2 = 0;
 	ev->seq = t->event_seq;
@@ -409,6 +409,20 @@ store_binding_lmdb_key_build(const struct store_binding_data *b, char *buf, size
 }
 
 const char *
+store_auth_failure_name(enum store_auth_failure reason)
+{
+	static const char *const names[STORE_AUTH_FAILURE_COUNT] = {
+		[STORE_AUTH_FAILURE_NONE] = "",
+		[STORE_AUTH_FAILURE_WRONG_CREDENTIALS] = "wrong-credentials",
+		[STORE_AUTH_FAILURE_WRONG_USER] = "wrong-user",
+		[STORE_AUTH_FAILURE_REPLAY] = "replay",
+		[STORE_AUTH_FAILURE_IP_DENIED] = "ip-denied",
+	};
+
+	return (unsigned)reason < STORE_AUTH_FAILURE_COUNT ? names[reason] : "";
+}
+
+const char *
 store_event_type_name(enum store_event_type type)
 {
 	static const char *const names[STORE_EVENT_TYPE_COUNT] = {
@@ -419,6 +433,8 @@ store_event_type_name(enum store_event_type type)
 		[STORE_EVENT_KICKED] = "kicked",
 		[STORE_EVENT_FORCE_UNREGISTERED] = "force-unregistered",
 		[STORE_EVENT_UNREACHABLE] = "unreachable",
+		[STORE_EVENT_AUTH_FAILED] = "auth-failed",
+		[STORE_EVENT_LOCKED_OUT] = "locked-out",
 	};
 
 	if ((unsigned)type >= STORE_EVENT_TYPE_COUNT || names[type] == NULL)

@@ -218,6 +218,8 @@ apply_binding(MDB_txn *txn, MDB_dbi dbi, const struct store_event *ev)
 	MDB_val k, v;
 	int rc;
 
+	if (!store_event_touches_binding((enum store_event_type)ev->type))
+		return 0;       /* security events live in history only */
 	k.mv_size = store_binding_lmdb_key_build(&ev->binding, key, sizeof(key));
 	k.mv_data = key;
 	if (k.mv_size == 0 || used > sizeof(struct store_binding_data))

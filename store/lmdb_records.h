@@ -115,17 +115,43 @@ enum store_event_type {
 	STORE_EVENT_KICKED,             /* evicted by max_bindings + register_replace */
 	STORE_EVENT_FORCE_UNREGISTERED, /* admin */
 	STORE_EVENT_UNREACHABLE,        /* NAT keepalives unanswered */
+	/* Security events: history only, the bindings are untouched. The
+	 * binding part holds what is known of the request (AOR, source,
+	 * Call-ID, User-Agent, first contact); reason says why. */
+	STORE_EVENT_AUTH_FAILED,        /* a failed authentication (403) */
+	STORE_EVENT_LOCKED_OUT,         /* the source crossed lockout.failures */
 	STORE_EVENT_TYPE_COUNT
 };
 
+/* store_event.reason of STORE_EVENT_AUTH_FAILED / _LOCKED_OUT. */
+enum store_auth_failure {
+	STORE_AUTH_FAILURE_NONE = 0,
+	STORE_AUTH_FAILURE_WRONG_CREDENTIALS,  /* wrong password or unknown user: one reason, on purpose */
+	STORE_AUTH_FAILURE_WRONG_USER,         /* authenticated user does not own the To AOR */
+	STORE_AUTH_FAILURE_REPLAY,             /* (nonce, nc, cnonce) seen before */
+	STORE_AUTH_FAILURE_IP_DENIED,          /* IP-authenticated account, source not allowed */
+	STORE_AUTH_FAILURE_COUNT
+};
+
+/* "wrong-credentials", "wrong-user", "replay", "ip-denied"; "" for none. */
+const char *store_auth_failure_name(enum store_auth_failure reason);
+
 /* Event names as shown by sipregctl and the admin JSON. */
 const char *store_event_type_name(enum store_event_type type);
+
+/* Does this event change the `bindings` environment at all? */
+static inline int
+store_event_touches_binding(enum store_event_type type)
+{
+	return type >= STORE_EVENT_REGISTERED && type <= STORE_EVENT_UNREACHABLE;
+}
 
 /* Does this event remove the binding from `bindings`? */
 static inline int
 store_event_removes(enum store_event_type type)
 {
-	return type != STORE_EVENT_REGISTERED && type != STORE_EVENT_REFRESHED;
+	return store_event_touches_binding(type) && type != STORE_EVENT_REGISTERED &&
+	       type != STORE_EVENT_REFRESHED;
 }
 
 /*
@@ -135,7 +161,7 @@ store_event_removes(enum store_event_type type)
 struct store_event {
 	uint16_t version;        /* STORE_RECORD_VERSION */
 	uint8_t type;            /* enum store_event_type */
-	uint8_t pad;
+	uint8_t reason;          /* enum store_auth_failure for security events, else 0 */
 	uint16_t worker;         /* table (worker) that produced it */
 	uint16_t pad2;
 	uint64_t seq;            /* per table, from 1, never reused within a run */
