@@ -15,6 +15,7 @@
 #include <rte_memory.h>
 
 #include "account_import.h"
+#include "event_ring.h"
 #include "registrar.h"
 #include "stats_shm.h"
 
@@ -408,6 +409,73 @@ static void test_respond_unknown_drop_is_silent_for_unknown_users(void **state)
 	assert_int_equal(counters[STAT_drop_silent_unknown], 2);
 }
 
+static void test_failed_authentication_is_logged_with_source_user_and_reason(void **state)
+{
+	struct event_ring *ring = event_ring_create(64);
+	const struct store_event *ev;
+	size_t len;
+	(void)state;
+	reg.events = ring;
+	register_user("alice", "not-the-password", "c-log", 2, "");
+	reg.events = NULL;
+	assert_int_equal(event_ring_peek(ring, &ev, 8), 1);
+	assert_int_equal(ev->type, STORE_EVENT_AUTH_FAILED);
+	assert_int_equal(ev->reason, STORE_AUTH_FAILURE_WRONG_CREDENTIALS);
+	assert_memory_equal(ev->binding.source.addr, phone.addr, 4);
+	const char *aor = store_binding_string(&ev->binding, STORE_STR_AOR, &len);
+	assert_int_equal(len, strlen("sip:alice@" REALM));
+	assert_memory_equal(aor, "sip:alice@" REALM, len);
+	assert_true(store_event_touches_binding(STORE_EVENT_AUTH_FAILED) == 0);
+	event_ring_destroy(ring);
+}
+
+static void test_fifth_failure_locks_the_source_and_its_requests_are_dropped(void **state)
+{
+	struct lockout_table *t = lockout_table_create(64, SOCKET_ID_ANY);
+	(void)state;
+	cfg.lockout = (struct lockout_policy){ 5, 60, 900 };
+	reg.lockouts = t;
+	for (int i = 0; i < 5; i++) {
+		char call[16];
+		snprintf(call, sizeof(call), "c-l%d", i);
+		register_user("alice", "wrong", call, 2, "");
+		assert_status("SIP/2.0 403 ");
+	}
+	assert_int_equal(counters[STAT_lockouts], 1);
+	/* Even the right password does not reach the digest check now. */
+	assert_int_equal(handle(register_msg("alice", REALM, "c-l9", 1, "")), REGISTRAR_DROP);
+	assert_int_equal(counters[STAT_drop_locked_out], 1);
+	/* Another source is not affected. */
+	handle_from(register_msg("alice", REALM, "c-l10", 1, ""), &other_ip, NOW);
+	assert_status("SIP/2.0 401 ");
+	/* The lock ends after lockout.duration. */
+	handle_from(register_msg("alice", REALM, "c-l11", 1, ""), &phone, NOW + 901);
+	assert_status("SIP/2.0 401 ");
+	reg.lockouts = NULL;
+	lockout_table_free(t);
+}
+
+static void test_allowlisted_source_is_never_locked_out(void **state)
+{
+	struct lockout_table *t = lockout_table_create(64, SOCKET_ID_ANY);
+	struct prefix_list *allow = malloc(sizeof(*allow) + sizeof(struct store_cidr));
+	(void)state;
+	allow->n = 1;
+	assert_int_equal(store_cidr_parse("198.18.0.0/24", &allow->cidrs[0]), 0);
+	cfg.lockout = (struct lockout_policy){ 2, 60, 900 };
+	reg.lockouts = t;
+	reg.allowlist = &allow;
+	for (int i = 0; i < 6; i++)
+		register_user("alice", "wrong", "c-a", 2 + (unsigned)i, "");
+	assert_int_equal(counters[STAT_lockouts], 0);
+	handle(register_msg("alice", REALM, "c-a2", 1, ""));
+	assert_status("SIP/2.0 401 ");
+	reg.lockouts = NULL;
+	reg.allowlist = NULL;
+	free(allow);
+	lockout_table_free(t);
+}
+
 static void test_aor_owned_by_another_worker_is_handed_off(void **state)
 {
 	uint32_t owner = 99;
@@ -460,6 +528,9 @@ int main(void)
 		T(test_malformed_request_is_400_with_the_parser_reason),
 		T(test_garbage_is_dropped_and_counted),
 		T(test_respond_unknown_drop_is_silent_for_unknown_users),
+		T(test_failed_authentication_is_logged_with_source_user_and_reason),
+		T(test_fifth_failure_locks_the_source_and_its_requests_are_dropped),
+		T(test_allowlisted_source_is_never_locked_out),
 		T(test_aor_owned_by_another_worker_is_handed_off),
 #undef T
 	};
