@@ -23,7 +23,10 @@ KILL_AFTER_S = 2.5
 # it tops out near 3,500 calls/s here.
 FILL_RATE = int(os.environ.get("SIPREG_IT_FILL_RATE", "3000"))
 COMMIT_WINDOW_S = 0.010
-SIP_CONFIG = "[sip]\ndomains = sipreg.test, 198.18.0.1\nrealm = sipreg.test\n"
+# [rate] per_ip_pps = 0: each sipp run comes from one address, which the
+# XDP per-source limit (50 pps by default) would otherwise cut down.
+SIP_CONFIG = ("[sip]\ndomains = sipreg.test, 198.18.0.1\nrealm = sipreg.test\n"
+              "[rate]\nper_ip_pps = 0\n")
 EXPIRES = 3600
 
 PROBE = r"""
