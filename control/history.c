@@ -173,7 +173,7 @@ int history_query_from_json(const json_t *req, struct history_query *h, char *er
 		if (!ok) {
 			snprintf(err, err_len, "field 'types' must be an array of event names: "
 				 "registered, refreshed, unregistered, expired, kicked, "
-				 "force-unregistered, unreachable, admin");
+				 "force-unregistered, unreachable, auth-failed, locked-out, admin");
 			return -1;
 		}
 	}
@@ -207,6 +207,11 @@ static void append_event(struct outbuf *out, const struct store_event *ev)
 	outbuf_puts(out, ",\"account\":");
 	p = store_binding_string(&ev->binding, STORE_STR_ACCOUNT, &n);
 	outbuf_json_string(out, p, n);
+	if (!store_event_touches_binding((enum store_event_type)ev->type)) {
+		outbuf_puts(out, ",\"reason\":\"");
+		outbuf_puts(out, store_auth_failure_name((enum store_auth_failure)ev->reason));
+		outbuf_append(out, "\"", 1);
+	}
 	outbuf_printf(out, ",\"expires_s\":%u,\"worker\":%u}", ev->binding.expires_s, ev->worker);
 }
 

@@ -728,6 +728,8 @@ static int scan_unregistered(MDB_txn *btxn, MDB_dbi bdbi, MDB_txn *htxn, MDB_dbi
 		    ev.type >= STORE_EVENT_TYPE_COUNT ||
 		    store_event_used_size(&ev) != v.mv_size || ev.binding.str_len[STORE_STR_AOR] == 0)
 			continue;   /* admin records (control/history.h) and foreign versions */
+		if (!store_event_touches_binding((enum store_event_type)ev.type))
+			continue;   /* security events (auth-failed, locked-out) */
 		kn = store_binding_lmdb_key_build(&ev.binding, key, sizeof(key));
 		if (kn == 0)
 			continue;

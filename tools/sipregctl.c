@@ -476,7 +476,7 @@ static int cmd_list(int argc, char **argv)
 }
 
 static const char *const history_columns[] = {
-	"at", "event", "aor", "contact", "received", "user_agent", "action", "username", "who",
+	"at", "event", "aor", "contact", "received", "user_agent", "reason", "action", "username", "who",
 	NULL,
 };
 
@@ -652,7 +652,7 @@ static int cmd_history(int argc, char **argv)
 			       "                         [--type T[,T]] [--limit N]\n"
 			       "Events newest first (default 100). T: 2026-11-26T15:00:00Z, -1h, -30m,\n"
 			       "-2d or Unix seconds. Types: registered refreshed unregistered expired\n"
-			       "kicked force-unregistered unreachable admin.\n");
+			       "kicked force-unregistered unreachable auth-failed locked-out admin.\n");
 			json_decref(req);
 			json_decref(types);
 			return 0;

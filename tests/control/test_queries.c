@@ -78,6 +78,9 @@ static void put_event(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, enum store_event_
 {
 	struct store_event ev = { .version = STORE_RECORD_VERSION, .type = (uint8_t)type,
 				  .seq = seq, .at_s = at };
+
+	if (type == STORE_EVENT_AUTH_FAILED)
+		ev.reason = STORE_AUTH_FAILURE_WRONG_CREDENTIALS;
 	uint8_t key[STORE_HISTORY_KEY_BYTES];
 
 	make_binding(&ev.binding, r);
@@ -125,6 +128,8 @@ static int setup(void **state)
 	put_event(txn, store_lmdb_history_dbi(l), 2, STORE_EVENT_UNREGISTERED, &rows[2], now - 40);
 	put_event(txn, store_lmdb_history_dbi(l), 3, STORE_EVENT_REGISTERED, &rows[2], now - 30);
 	put_event(txn, store_lmdb_history_dbi(l), 4, STORE_EVENT_FORCE_UNREGISTERED, &gone, now - 20);
+	/* a later failed login for the same AOR and contact must not hide it */
+	put_event(txn, store_lmdb_history_dbi(l), 5, STORE_EVENT_AUTH_FAILED, &gone, now - 10);
 	if (mdb_txn_commit(txn) != 0)
 		return -1;
 	store_lmdb_close(l);
@@ -408,7 +413,13 @@ static void test_history_by_aor_ip_type_and_time(void **state)
 {
 	(void)state;
 	json_t *a = ask("{\"cmd\":\"history\",\"aor\":\"sip:1003@sipreg.test\"}");
-	assert_int_equal(json_integer_value(json_object_get(a, "count")), 2);
+	assert_int_equal(json_integer_value(json_object_get(a, "count")), 3);
+	json_t *first = json_array_get(json_object_get(a, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(first, "event")), "auth-failed");
+	assert_string_equal(json_string_value(json_object_get(first, "reason")), "wrong-credentials");
+	json_decref(a);
+	a = ask("{\"cmd\":\"history\",\"types\":[\"auth-failed\",\"locked-out\"]}");
+	assert_int_equal(json_integer_value(json_object_get(a, "count")), 1);
 	json_decref(a);
 	a = ask("{\"cmd\":\"history\",\"ip\":\"192.168.2.0/24\"}");
 	assert_int_equal(json_integer_value(json_object_get(a, "count")), 2);
