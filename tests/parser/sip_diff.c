@@ -368,9 +368,18 @@ static void compare_credential_list(struct ctx *c, const struct sip_credentials 
 {
 	char l[128];
 	int j = 0, size = osip_list_size(theirs);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if (ours[i].is_digest && osip_prefix_directive(ours[i].params))
 			return; /* osip may have dropped or merged it */
+		/* Field class "digest-lws-before-equal": RFC 3261 §25.1 EQUAL =
+		 * SWS "=" SWS, but libosip2 loses a directive whose name is
+		 * followed by whitespace (tabs, folds) before '='. */
+		const char *pp = ours[i].params.ptr;
+		for (uint32_t k = 0; pp != NULL && k < ours[i].params.len; k++)
+			if (pp[k] == '\t' || ((pp[k] == ' ' || pp[k] == '\n') && k + 1 < ours[i].params.len &&
+					       (pp[k + 1] == '=' || pp[k + 1] == ' ' || pp[k + 1] == '\t')))
+				return;
+	}
 	for (int i = 0; i < n && !c->failed; i++) {
 		if (!ours[i].is_digest)
 			continue;
