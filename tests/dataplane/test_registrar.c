@@ -229,8 +229,27 @@ static void test_nat_contact_expiry_is_capped_at_nat_max_expires(void **state)
 static void test_via_gets_received_and_rport(void **state)
 {
 	(void)state;
-	handle(register_msg("alice", REALM, "c1", 1, ""));
-	assert_non_null(strstr(out, "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-c1-1;received=198.18.0.2;rport=5062\r\n"));
+	/* Two Vias: the second one is echoed unchanged. */
+	handle("REGISTER sip:" REALM " SIP/2.0\r\n"
+	       "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-c1-1;rport\r\n"
+	       "Via: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bK-edge;received=10.1.1.1\r\n"
+	       "From: <sip:alice@" REALM ">;tag=abc\r\nTo: <sip:alice@" REALM ">\r\nCall-ID: c1\r\n"
+	       "CSeq: 1 REGISTER\r\nContact: <sip:alice@10.0.0.5:5062>\r\nContent-Length: 0\r\n\r\n");
+	if (!strstr(out, "\r\nVia: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bK-edge;received=10.1.1.1\r\n"))
+		fail_msg("%s", out);
+	if (!strstr(out, "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-c1-1;rport=5062;received=198.18.0.2\r\n"))
+		fail_msg("%s", out);
+}
+
+static void test_via_received_and_rport_written_by_the_client_are_replaced(void **state)
+{
+	(void)state;
+	handle("REGISTER sip:" REALM " SIP/2.0\r\n"
+	       "Via: SIP/2.0/UDP 10.0.0.5:5062;received=1.2.3.4;branch=z9hG4bK-x;rport=999\r\n"
+	       "From: <sip:alice@" REALM ">;tag=abc\r\nTo: <sip:alice@" REALM ">\r\nCall-ID: c9\r\n"
+	       "CSeq: 1 REGISTER\r\nContact: <sip:alice@10.0.0.5:5062>\r\nContent-Length: 0\r\n\r\n");
+	if (!strstr(out, "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-x;received=198.18.0.2;rport=5062\r\n"))
+		fail_msg("%s", out);
 }
 
 static void test_wrong_password_is_403_like_an_unknown_user(void **state)
@@ -511,6 +530,7 @@ int main(void)
 		T(test_valid_digest_registers_and_200_lists_contacts_with_expires_and_date),
 		T(test_nat_contact_expiry_is_capped_at_nat_max_expires),
 		T(test_via_gets_received_and_rport),
+		T(test_via_received_and_rport_written_by_the_client_are_replaced),
 		T(test_wrong_password_is_403_like_an_unknown_user),
 		T(test_stale_nonce_with_right_credentials_is_401_stale),
 		T(test_stale_nonce_with_wrong_credentials_is_403),
