@@ -34,6 +34,7 @@
 #include "digest.h"
 #include "eal_args.h"
 #include "mgmt.h"
+#include "policy_file.h"
 #include "protection.h"
 #include "xdp_maps.h"
 #include "recovery.h"
@@ -68,7 +69,10 @@ static void on_signal(int sig)
 
 /* Everything registrar mode owns beside the workers. */
 struct registrar_state {
-	struct registrar_config cfg;
+	struct registrar_config cfg;             /* from the INI and policy.json at start */
+	struct registrar_config *live_cfg;       /* what registrars read; swapped on reload */
+	struct policy_rates rates;
+	char policy_path[4096];
 	struct store_lmdb *lmdb;
 	struct store_config *config_env;
 	struct account_table *accounts;          /* current; workers load it atomically */
@@ -125,6 +129,16 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 	rs->cfg.policy.max_bindings = cfg->max_bindings;
 	rs->cfg.policy.register_replace = cfg->register_replace != 0;
 	rs->cfg.policy.nat_max_expires_s = cfg->nat_max_expires_s;
+	rs->rates = (struct policy_rates){ cfg->rate_per_ip_pps, cfg->rate_global_pps };
+	snprintf(rs->policy_path, sizeof(rs->policy_path), "%s/policy.json", cfg->state_dir);
+	rc = policy_file_apply(rs->policy_path, &rs->cfg, &rs->rates, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "sipreg-dataplane: policy: %s\n", err);
+		return -1;
+	}
+	if (rc == 0)
+		printf("sipreg-dataplane: policy from %s\n", rs->policy_path);
+	rs->live_cfg = &rs->cfg;
 	if (cfg->min_expires_s > cfg->max_expires_s) {
 		fprintf(stderr, "sipreg-dataplane: config error: [policy] min_expires_s (%u) above max_expires_s (%u)\n",
 			cfg->min_expires_s, cfg->max_expires_s);
@@ -240,6 +254,8 @@ static void registrar_teardown(struct registrar_state *rs, unsigned n)
 	protection_free(rs->protection);
 	rte_ring_free(rs->lockout_notices);
 	free(rs->allowlist);
+	if (rs->live_cfg != &rs->cfg)
+		free(rs->live_cfg);
 	if (rs->checkpoint) {
 		checkpoint_stop(rs->checkpoint);
 		checkpoint_destroy(rs->checkpoint);
@@ -284,11 +300,54 @@ static int64_t registrar_reload_accounts(void *arg)
 	return n;
 }
 
+/* reload_policy: a new config from policy.json, published like the
+ * accounts (the old one is freed once every worker moved on). */
+static void registrar_reload_policy(struct registrar_state *rs, char *out, size_t out_len)
+{
+	char err[512];
+	struct registrar_config *next = malloc(sizeof(*next));
+	struct policy_rates rates = rs->rates;
+
+	if (!next) {
+		snprintf(out, out_len, "{\"ok\":false,\"error\":\"out of memory\"}");
+		return;
+	}
+	pthread_mutex_lock(&rs->reload_lock);
+	*next = *rs->live_cfg;
+	int rc = policy_file_apply(rs->policy_path, next, &rates, err, sizeof(err));
+	if (rc != 0) {
+		pthread_mutex_unlock(&rs->reload_lock);
+		free(next);
+		json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error",
+				      rc > 0 ? "no policy.json in the state dir" : err);
+		char *text = json_dumps(o, JSON_COMPACT);
+		snprintf(out, out_len, "%s", text ? text : "{\"ok\":false}");
+		free(text);
+		json_decref(o);
+		return;
+	}
+	struct registrar_config *old = __atomic_exchange_n(&rs->live_cfg, next, __ATOMIC_ACQ_REL);
+	rte_rcu_qsbr_synchronize(rs->qsbr, RTE_QSBR_THRID_INVALID);
+	if (old != &rs->cfg)
+		free(old);
+	rs->rates = rates;
+	int rate_rc = rs->protection ? protection_set_rates(rs->protection, rates.per_ip_pps, rates.global_pps) : 0;
+	pthread_mutex_unlock(&rs->reload_lock);
+	snprintf(out, out_len, "{\"ok\":true,\"rates\":\"%s\"}",
+		 rate_rc == 0 ? "applied in XDP" : "no XDP prefilter on this port");
+	printf("sipreg-dataplane: policy reloaded from %s\n", rs->policy_path);
+	fflush(stdout);
+}
+
 static bool registrar_protection_command(void *arg, const char *cmd, const json_t *req, char *out,
 					 size_t out_len)
 {
 	struct registrar_state *rs = arg;
 
+	if (strcmp(cmd, "reload_policy") == 0) {
+		registrar_reload_policy(rs, out, out_len);
+		return true;
+	}
 	return rs->protection && protection_command(rs->protection, cmd, req, out, out_len);
 }
 
@@ -539,7 +598,8 @@ int main(int argc, char **argv)
 		w->start_unix_s = (int64_t)time(NULL);
 		if (registrar_mode) {
 			w->registrar = (struct registrar){
-				.cfg = &rs.cfg,
+				.cfg = rs.live_cfg,
+				.live_cfg = &rs.live_cfg,
 				.table = rs.tables[k],
 				.digest = rs.digest[k],
 				.replay = rs.replay[k],
@@ -566,9 +626,9 @@ int main(int argc, char **argv)
 		struct protection_config pc = {
 			.xdp_iface = xdp ? iface : NULL,
 			.sip_port = cfg.sip_port,
-			.per_ip_rate_pps = cfg.rate_per_ip_pps,
+			.per_ip_rate_pps = rs.rates.per_ip_pps,
 			.per_ip_burst = cfg.rate_per_ip_burst,
-			.global_rate_pps = cfg.rate_global_pps,
+			.global_rate_pps = rs.rates.global_pps,
 			.global_burst = cfg.rate_global_burst,
 			.n_rx_cpus = n_rx,
 		};

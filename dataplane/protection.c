@@ -70,16 +70,7 @@ struct protection *protection_create(const struct protection_config *cfg,
 			return NULL;
 		}
 		p->have_xdp = true;
-		unsigned cpus = cfg->n_rx_cpus ? cfg->n_rx_cpus : 1;
-		struct xdp_config xc = {
-			.version = XDP_SHARED_VERSION,
-			.sip_port = cfg->sip_port,
-			.per_ip_rate_pps = cfg->per_ip_rate_pps,
-			.per_ip_burst = cfg->per_ip_burst,
-			.global_rate_pps_per_cpu = (cfg->global_rate_pps + cpus - 1) / cpus,
-			.global_burst_per_cpu = (cfg->global_burst + cpus - 1) / cpus,
-		};
-		int rc = xdp_maps_set_config(&p->maps, &xc);
+		int rc = protection_set_rates(p, cfg->per_ip_rate_pps, cfg->global_rate_pps);
 		if (rc != 0) {
 			snprintf(err, err_len, "XDP config map: %s", strerror(-rc));
 			xdp_maps_close(&p->maps);
@@ -88,6 +79,28 @@ struct protection *protection_create(const struct protection_config *cfg,
 		}
 	}
 	return p;
+}
+
+int protection_set_rates(struct protection *p, uint32_t per_ip_pps, uint32_t global_pps)
+{
+	unsigned cpus = p->cfg.n_rx_cpus ? p->cfg.n_rx_cpus : 1;
+
+	if (!p->have_xdp)
+		return -ENODEV;
+	p->cfg.per_ip_rate_pps = per_ip_pps;
+	p->cfg.global_rate_pps = global_pps;
+	/* A burst below the rate would cap it: never less than one second. */
+	uint32_t ip_burst = p->cfg.per_ip_burst > per_ip_pps ? p->cfg.per_ip_burst : per_ip_pps;
+	uint32_t global_burst = p->cfg.global_burst > global_pps ? p->cfg.global_burst : global_pps;
+	struct xdp_config xc = {
+		.version = XDP_SHARED_VERSION,
+		.sip_port = p->cfg.sip_port,
+		.per_ip_rate_pps = per_ip_pps,
+		.per_ip_burst = ip_burst,
+		.global_rate_pps_per_cpu = (global_pps + cpus - 1) / cpus,
+		.global_burst_per_cpu = (global_burst + cpus - 1) / cpus,
+	};
+	return xdp_maps_set_config(&p->maps, &xc);
 }
 
 void protection_attach_mgmt(struct protection *p, struct mgmt *m)

@@ -56,6 +56,10 @@ bool protection_command(struct protection *p, const char *cmd, const json_t *req
 			size_t out_len);
 void protection_tick(struct protection *p);
 
+/* Changes the rate limits (0: off) in the XDP config map. Returns 0, or a
+ * negative errno (-ENODEV: no XDP prefilter on this port). */
+int protection_set_rates(struct protection *p, uint32_t per_ip_pps, uint32_t global_pps);
+
 void protection_free(struct protection *p);
 
 #endif

@@ -630,6 +630,8 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 	struct sip_msg msg;
 	enum sip_parse_status st = sip_parse(payload, len, &msg);
 
+	if (r->live_cfg)
+		r->cfg = __atomic_load_n(r->live_cfg, __ATOMIC_ACQUIRE);
 	if (st != SIP_PARSE_OK) {
 		struct response_writer w;
 		if (!response_begin_raw(&w, out, out_cap, 400, sip_parse_status_reason(st), payload, len)) {

@@ -66,7 +66,8 @@ bool prefix_list_contains(const struct prefix_list *list, const struct sip_sourc
 int registrar_config_set_domains(struct registrar_config *cfg, const char *list);
 
 struct registrar {
-	const struct registrar_config *cfg;
+	const struct registrar_config *cfg;    /* loaded from live_cfg per request */
+	struct registrar_config *const *live_cfg; /* swapped on reload_policy; NULL: cfg fixed */
 	struct binding_table *table;           /* this worker's */
 	struct digest_engine *digest;
 	struct replay_cache *replay;

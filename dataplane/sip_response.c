@@ -109,8 +109,9 @@ static void append_via(struct response_writer *w, const struct sip_via *via, boo
 	}
 	/* Fast path: the parameters as received, with a value given to a bare
 	 * ";rport" (what phones send). Parameter by parameter only when the
-	 * client wrote received= or rport=value itself (callgrind: 3.6k ->
-	 * 1.2k instructions per response on perf/bench-pipeline). */
+	 * client wrote received= or rport=value itself (callgrind, with the inline
+	 * appends of sip_response.h: 3.6k ->
+	 * 1.6k instructions per response on perf/bench-pipeline). */
 	const char *rport = via->has_rport && !via->rport_has_value && !via->received.ptr
 				    ? find_bare_rport(via->params) : NULL;
 	if (!via->has_rport && !via->received.ptr) {

@@ -257,9 +257,9 @@ def main():
     code2 = register(net, "erin", "secret5", 5077, "198.18.0.15", "cid-e2", 1)
     tap.check(code1 == 200 and code2 == 403,
               "register_replace off + max_bindings 1 refuses a second device on the wire",
-              (code1, code2, p.get("applied")),
-              todo=None if "applied to the running" in p.get("applied", "")
-              else "the dataplane has no reload_policy yet")
+              (code1, code2, p.get("applied")))
+    tap.check("applied to the running" in p.get("applied", ""),
+              "policy set is applied to the running dataplane (reload_policy)", p.get("applied"))
 
     # malformed admin requests; the daemon keeps serving
     s = socket.socket(socket.AF_UNIX)

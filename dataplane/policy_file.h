@@ -1,0 +1,34 @@
+/* policy_file.h — the operator policy sipreg-control stores in
+ * <state_dir>/policy.json (`sipregctl policy set`), applied over the INI
+ * defaults at start and on the mgmt command reload_policy.
+ *
+ * Keys (control/policy.c validates them the same way): register_replace
+ * ("on"/"off"), max_bindings, default_expires_s, min_expires_s,
+ * max_expires_s, expiring_window_s, nat_max_expires_s, lockout_failures,
+ * lockout_window_s, lockout_duration_s, rate_per_ip, rate_global,
+ * respond_unknown ("challenge"/"drop"). nat_keepalive_s and
+ * nat_keepalive_misses are stored but not used: the dataplane sends no
+ * NAT keepalives yet.
+ */
+#ifndef SIPREG_POLICY_FILE_H
+#define SIPREG_POLICY_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registrar.h"
+
+struct policy_rates {
+	uint32_t per_ip_pps;      /* 0: off */
+	uint32_t global_pps;      /* 0: off */
+};
+
+/* Reads path and applies every key it has to cfg and rates (keys it lacks
+ * keep their values). Returns 0 when applied, 1 when the file does not
+ * exist (nothing changed), -1 with a one-line reason in err when it is
+ * unreadable, not a JSON object, or a value is of the wrong type or out of
+ * range (nothing changed then either). */
+int policy_file_apply(const char *path, struct registrar_config *cfg, struct policy_rates *rates,
+		      char *err, size_t err_len);
+
+#endif
