@@ -253,6 +253,10 @@ apply_history(struct checkpoint *cp, MDB_txn *txn, const struct store_event *ev,
 		memcpy(last_key, key, sizeof(key));
 	}
 	rc = mdb_put(txn, cp->lmdb->history_dbi, &k, &v, flags);
+	/* Another writer (sipreg-control's admin records) may have put a key
+	 * above ours: MDB_APPEND then refuses, an ordinary insert does not. */
+	if (rc == MDB_KEYEXIST && flags == MDB_APPEND)
+		rc = mdb_put(txn, cp->lmdb->history_dbi, &k, &v, 0);
 	return rc;
 }
 
