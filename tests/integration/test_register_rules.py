@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sipreg_testlib import (Tap, TestNet, Dataplane, import_accounts, bindings_by_aor, sipp,  # noqa: E402
-                            wait_for, on_cleanup, run, CLIENT_V4, SERVER_V4, client_v4)
+                            on_cleanup, run, SERVER_V4, client_v4)
 
 SIP_CONFIG = ("[sip]\ndomains = sipreg.test, 198.18.0.1\nrealm = sipreg.test\n"
               "[policy]\nmin_expires_s = 60\nmax_expires_s = 7200\nregister_replace = %s\n")
