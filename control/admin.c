@@ -844,6 +844,7 @@ static void cmd_stats(struct control *c, struct outbuf *out)
 					    json_integer((json_int_t)s->workers[w].counters[k]));
 		json_array_append_new(workers, row);
 	}
+	uint64_t p50_ns = stats_latency_quantile_ns(s, 0.50), p99_ns = stats_latency_quantile_ns(s, 0.99);
 	struct rate_sample cur;
 	int64_t ms = mono_ms();
 	take_sample(s, &cur, ms);
@@ -876,9 +877,12 @@ static void cmd_stats(struct control *c, struct outbuf *out)
 	json_object_set_new(ans, "totals", totals);
 	json_object_set_new(ans, "workers", workers);
 	json_object_set_new(ans, "processing_time",
-			    json_pack("{snsnss}", "p50_us", "p99_us", "note",
-				      "not measured: the dataplane's stats file has no latency "
-				      "histogram yet"));
+			    p50_ns ? json_pack("{sfsfss}", "p50_us", (double)p50_ns / 1000.0, "p99_us",
+					       (double)p99_ns / 1000.0, "note",
+					       "per request, decode to transmit; upper bound of a power-of-two "
+					       "bucket (dataplane/stats_shm.h)")
+				   : json_pack("{snsnss}", "p50_us", "p99_us", "note",
+					       "no request processed yet"));
 	answer_json(out, ans);
 }
 

@@ -594,6 +594,8 @@ int main(int argc, char **argv)
 		w->counters = stats->workers[k].counters;
 		w->quit = &quit;
 		w->tsc_hz = rte_get_tsc_hz();
+		w->ns_per_cycle_q32 = (uint64_t)((1000000000ull << 32) / w->tsc_hz);
+		w->latency_hist = stats->workers[k].latency_hist;
 		w->start_tsc = rte_get_tsc_cycles();
 		w->start_unix_s = (int64_t)time(NULL);
 		if (registrar_mode) {

@@ -86,6 +86,26 @@ const struct stats_shm *stats_shm_open(const char *path)
 	return shm;
 }
 
+uint64_t stats_latency_quantile_ns(const struct stats_shm *shm, double q)
+{
+	uint64_t hist[STATS_LATENCY_BUCKETS] = { 0 }, total = 0, seen = 0;
+	unsigned n = shm->n_workers <= STATS_SHM_MAX_WORKERS ? shm->n_workers : 0;
+
+	for (unsigned w = 0; w < n; w++)
+		for (unsigned b = 0; b < STATS_LATENCY_BUCKETS; b++)
+			hist[b] += shm->workers[w].latency_hist[b];
+	for (unsigned b = 0; b < STATS_LATENCY_BUCKETS; b++)
+		total += hist[b];
+	if (total == 0)
+		return 0;
+	for (unsigned b = 0; b < STATS_LATENCY_BUCKETS; b++) {
+		seen += hist[b];
+		if ((double)seen >= q * (double)total)
+			return 2ull << b;
+	}
+	return 2ull << (STATS_LATENCY_BUCKETS - 1);
+}
+
 void stats_shm_close(const struct stats_shm *shm)
 {
 	if (shm)

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define STATS_SHM_MAGIC 0x53495052454753ULL /* "SIPREGS" */
-#define STATS_SHM_VERSION 1
+#define STATS_SHM_VERSION 2
 #define STATS_SHM_MAX_WORKERS 64
 
 /* Every counter, in file order. Drop reasons start with drop_. */
@@ -75,8 +75,14 @@ enum stats_counter { STATS_COUNTER_LIST(STATS_COUNTER_ENUM) STATS_COUNTER_COUNT 
 #define STATS_SHM_MAX_COUNTERS 128
 _Static_assert(STATS_COUNTER_COUNT <= STATS_SHM_MAX_COUNTERS, "grow STATS_SHM_MAX_COUNTERS");
 
+/* Processing time per request: bucket b counts requests whose time (the
+ * average over their receive burst, decode to transmit) was in
+ * [2^b, 2^(b+1)) nanoseconds. */
+#define STATS_LATENCY_BUCKETS 32
+
 struct stats_worker_row {
 	uint64_t counters[STATS_SHM_MAX_COUNTERS];
+	uint64_t latency_hist[STATS_LATENCY_BUCKETS];
 } __attribute__((aligned(64)));
 
 struct stats_shm {
@@ -106,6 +112,11 @@ struct stats_shm *stats_shm_create(const char *path, unsigned n_workers);
 /* Maps an existing stats file read-only. Returns NULL with errno set when
  * it is missing (ENOENT), too small or of another version (EPROTO). */
 const struct stats_shm *stats_shm_open(const char *path);
+
+/* The q-quantile (0 < q < 1) of the processing time over all workers, in
+ * nanoseconds (the upper bound of its histogram bucket). Returns 0 when
+ * nothing was counted yet. */
+uint64_t stats_latency_quantile_ns(const struct stats_shm *shm, double q);
 
 /* Unmaps a mapping from stats_shm_create or stats_shm_open. */
 void stats_shm_close(const struct stats_shm *shm);

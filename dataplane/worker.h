@@ -34,6 +34,8 @@ struct worker {
 	struct rte_ring **handoff_rings;/* every worker's handoff_in, by index */
 	struct rte_rcu_qsbr *qsbr;      /* account table reclamation */
 	uint64_t tsc_hz;
+	uint64_t ns_per_cycle_q32;      /* 1e9 / tsc_hz in 32.32 fixed point */
+	uint64_t *latency_hist;         /* this worker's histogram in the stats file */
 	uint64_t start_tsc;
 	int64_t start_unix_s;
 	int64_t last_housekeeping_s;

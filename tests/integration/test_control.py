@@ -195,6 +195,10 @@ def main():
     st = c.json("stats")
     tap.check(st.get("active_registrations") == 2, "the next stats read counts 2 registrations",
               {x: st.get(x) for x in ("active_registrations", "rates", "dataplane")})
+    pt = st.get("processing_time", {})
+    tap.check(isinstance(pt.get("p50_us"), (int, float)) and isinstance(pt.get("p99_us"), (int, float))
+              and 0 < pt["p50_us"] <= pt["p99_us"],
+              "stats: processing time p50 <= p99 per request from the dataplane's histogram", pt)
     h = c.json("history", "--aor", ALICE)
     ev = h.get("events", [])
     forced = [e for e in ev if e.get("event") == "force-unregistered"]
