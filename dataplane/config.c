@@ -38,7 +38,7 @@ struct config_key {
 static const char *const mode_names[] = { "registrar", "echo", NULL };
 static const char *const on_off[] = { "off", "on", NULL };
 static const char *const respond_names[] = { "challenge", "drop", NULL };
-static const char *const algorithm_names[] = { "MD5", "SHA-256", NULL };
+static const char *const challenge_names[] = { "MD5,SHA-256", "SHA-256,MD5", "MD5", "SHA-256", NULL };
 
 static const struct config_key config_keys[] = {
 	STR("dataplane", "instance", instance, "sipreg"),
@@ -54,7 +54,7 @@ static const struct config_key config_keys[] = {
 	STR("sip", "domains", domains, "sipreg.test"),
 	STR("sip", "realm", realm, ""),
 	UINT("sip", "nonce_validity_s", nonce_validity_s, 10, 86400, "300"),
-	ENUM("sip", "challenge_first", challenge_first, algorithm_names, "MD5"),
+	ENUM("sip", "challenge", challenge, challenge_names, "MD5,SHA-256"),
 	ENUM("sip", "respond_unknown", respond_unknown, respond_names, "challenge"),
 	UINT("policy", "default_expires_s", default_expires_s, 1, 604800, "3600"),
 	UINT("policy", "min_expires_s", min_expires_s, 0, 604800, "60"),

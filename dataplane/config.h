@@ -37,7 +37,7 @@ struct dataplane_config {
 	char realm[CONFIG_STR_MAX];     /* "" = the first domain */
 	unsigned nonce_validity_s;
 	unsigned respond_unknown;       /* 0 challenge, 1 drop */
-	unsigned challenge_first;       /* 0 MD5, 1 SHA-256 */
+	unsigned challenge;             /* enum challenge_set */
 	/* [policy] */
 	unsigned default_expires_s;
 	unsigned min_expires_s;

@@ -116,10 +116,16 @@ static void append_challenge(struct registrar *r, struct response_writer *w,
 			     int64_t now_s, bool stale)
 {
 	/* RFC 7616 §3.7 lists challenges in order of preference, but many
-	 * deployed phones (and sipsak) read only the first one, so the order
-	 * is policy: [sip] challenge_first. */
-	const char *const algorithms[2] = { r->cfg->sha256_first ? "SHA-256" : "MD5",
-					    r->cfg->sha256_first ? "MD5" : "SHA-256" };
+	 * deployed phones (and sipsak) read only the first one, and some
+	 * (baresip 1.0) refuse a 401 that offers SHA-256 at all, so the set
+	 * and its order are policy: [sip] challenge. */
+	static const char *const sets[][2] = {
+		[CHALLENGE_MD5_SHA256] = { "MD5", "SHA-256" },
+		[CHALLENGE_SHA256_MD5] = { "SHA-256", "MD5" },
+		[CHALLENGE_MD5] = { "MD5", NULL },
+		[CHALLENGE_SHA256] = { "SHA-256", NULL },
+	};
+	const char *const *algorithms = sets[r->cfg->challenge];
 	struct digest_source ds = { (uint8_t)(src->ip_version == 4 ? 4 : 16), { 0 } };
 	char nonce[DIGEST_NONCE_LEN];
 
@@ -128,7 +134,7 @@ static void append_challenge(struct registrar *r, struct response_writer *w,
 		w->overflow = true;
 		return;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2 && algorithms[i]; i++) {
 		response_append_str(w, "WWW-Authenticate: Digest realm=\"");
 		response_append_slice(w, realm);
 		response_append_str(w, "\", nonce=\"");

@@ -28,12 +28,20 @@ enum respond_unknown {
 	RESPOND_UNKNOWN_DROP,        /* silence for unknown users and unknown IP sources */
 };
 
+/* [sip] challenge: the WWW-Authenticate headers of a 401, in order. */
+enum challenge_set {
+	CHALLENGE_MD5_SHA256,
+	CHALLENGE_SHA256_MD5,
+	CHALLENGE_MD5,
+	CHALLENGE_SHA256,
+};
+
 /* Read-only after start; shared by all workers. */
 struct registrar_config {
 	unsigned n_domains;
 	char domains[REGISTRAR_MAX_DOMAINS][REGISTRAR_DOMAIN_MAX]; /* lower case */
 	char realm[REGISTRAR_DOMAIN_MAX];   /* every challenge and HA1 uses it */
-	bool sha256_first;                  /* order of the two challenges */
+	enum challenge_set challenge;       /* which challenges, in which order */
 	uint32_t nonce_validity_s;
 	uint32_t expiring_window_s;
 	enum respond_unknown respond_unknown;

@@ -193,6 +193,19 @@ static void test_register_without_credentials_is_challenged_with_md5_and_sha256(
 	assert_int_equal(counters[STAT_auth_challenges], 1);
 }
 
+static void test_challenge_set_is_policy(void **state)
+{
+	(void)state;
+	cfg.challenge = CHALLENGE_MD5;
+	handle(register_msg("alice", REALM, "c-md5", 1, ""));
+	assert_non_null(strstr(out, "algorithm=MD5"));
+	assert_null(strstr(out, "SHA-256"));
+	cfg.challenge = CHALLENGE_SHA256_MD5;
+	handle(register_msg("alice", REALM, "c-both", 1, ""));
+	assert_true(strstr(out, "algorithm=SHA-256") < strstr(out, "algorithm=MD5"));
+	cfg.challenge = CHALLENGE_MD5_SHA256;
+}
+
 static void test_unknown_user_gets_the_same_challenge_as_known_user(void **state)
 {
 	char known[4096];
@@ -526,6 +539,7 @@ int main(void)
 		T(test_request_uri_domain_not_served_is_404),
 		T(test_unsupported_require_is_420_with_unsupported),
 		T(test_register_without_credentials_is_challenged_with_md5_and_sha256),
+		T(test_challenge_set_is_policy),
 		T(test_unknown_user_gets_the_same_challenge_as_known_user),
 		T(test_valid_digest_registers_and_200_lists_contacts_with_expires_and_date),
 		T(test_nat_contact_expiry_is_capped_at_nat_max_expires),
