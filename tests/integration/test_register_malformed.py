@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Malformed datagrams: each gets a 400 or is dropped, and is counted
 (exactly one counter per datagram), and the process keeps serving: a valid
-digest registration (sipsak) and OPTIONS still work afterwards.
+digest registration (sipsak) and OPTIONS still work afterwards. Also the
+answers before authentication: 404 (domain), 420 (Require), 405 (INVITE).
 """
 import base64
 import json
@@ -172,6 +173,22 @@ def main():
                       "%s: the 400 goes back to the source with its Via" % name, reply[:500])
 
     tap.check(not bindings_by_aor(dp), "no malformed request created a binding")
+
+    # Well-formed requests the registrar refuses before authentication.
+    for name, payload, code, header in (
+            ("REGISTER for a domain not served", register().replace(b"sip:sipreg.test SIP", b"sip:other.test SIP"),
+             "404", None),
+            ("REGISTER with Require: foo", register(extra="Require: path, foo"), "420", "Unsupported: foo"),
+            ("INVITE", register().replace(b"REGISTER sip:", b"INVITE sip:").replace(b"1 REGISTER", b"1 INVITE"),
+             "405", "Allow: REGISTER, OPTIONS"),
+            ("OPTIONS", register().replace(b"REGISTER sip:", b"OPTIONS sip:").replace(b"1 REGISTER", b"1 OPTIONS"),
+             "200", "Allow: REGISTER, OPTIONS")):
+        reply, delta = exchange(payload)
+        tap.check(reply is not None and reply.startswith("SIP/2.0 %s " % code)
+                  and (header is None or "\r\n%s\r\n" % header in reply)
+                  and delta.get("reply_%s" % code) == 1,
+                  "%s: %s%s, counted" % (name, code, " with %s" % header if header else ""),
+                  (reply and reply[:400], delta))
 
     # Long but legal: a 1,000-byte header value is not malformed; the
     # request goes on to authentication (401).
