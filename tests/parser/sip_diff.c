@@ -130,6 +130,19 @@ static bool slice_eq_str(struct sip_slice ours, const char *theirs, int flags)
 		char *nul = memchr(buf, '\0', ol);
 		if (nul != NULL)
 			ol = (size_t)(nul - buf);
+		/* and osip trims decoded whitespace ("%6C%20" -> "l") */
+		while (ol > 0 && (op[ol - 1] == ' ' || op[ol - 1] == '\t'))
+			ol--;
+		while (ol > 0 && (op[0] == ' ' || op[0] == '\t')) {
+			op++;
+			ol--;
+		}
+		while (tl > 0 && (theirs[tl - 1] == ' ' || theirs[tl - 1] == '\t'))
+			tl--;
+		while (tl > 0 && (theirs[0] == ' ' || theirs[0] == '\t')) {
+			theirs++;
+			tl--;
+		}
 	}
 	bool eq = ol == tl && ((flags & CMP_NOCASE) ? strncasecmp(op, theirs, tl) == 0 : memcmp(op, theirs, tl) == 0);
 	free(buf);
