@@ -10,6 +10,8 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <rte_jhash.h>
+
 #include "aor_hash.h"
 #include "event_ring.h"
 #include "stats_shm.h"
@@ -272,7 +274,16 @@ enum auth_outcome {
 	AUTH_PASS,
 	AUTH_REPLIED,     /* a 401/403 was written */
 	AUTH_SILENT,      /* respond_unknown = drop */
+	AUTH_RETRANSMISSION, /* the same authorized request again: answer, change nothing */
 };
+
+/* Identifies one request among retransmissions: Call-ID, CSeq, branch. */
+static uint32_t request_hash(const struct sip_msg *msg)
+{
+	uint32_t h = rte_jhash(msg->call_id.ptr, msg->call_id.len, msg->cseq);
+
+	return msg->via_count ? rte_jhash(msg->via[0].branch.ptr, msg->via[0].branch.len, h) : h;
+}
 
 /* Digest check of step 3 for the request; account may be NULL (unknown
  * user: same challenge, same 403). */
@@ -361,8 +372,15 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 		*action = challenge(r, msg, src, realm, now_s, true, out, out_cap, out_len);
 		return AUTH_REPLIED;
 	}
-	if (qop_auth && replay_cache_seen(r->replay, cred->nonce.ptr, cred->nonce.len,
-					  cred->cnonce.ptr, cred->cnonce.len, nc, (uint32_t)now_s)) {
+	enum replay_verdict replay = qop_auth ? replay_cache_check(r->replay, cred->nonce.ptr, cred->nonce.len,
+								   cred->cnonce.ptr, cred->cnonce.len, nc,
+								   request_hash(msg), (uint32_t)now_s)
+					      : REPLAY_NEW;
+	if (replay == REPLAY_RETRANSMISSION) {
+		count(r, STAT_retransmissions);
+		return AUTH_RETRANSMISSION;
+	}
+	if (replay == REPLAY_REPLAYED) {
 		count(r, STAT_auth_replay);
 		auth_failed(r, msg, src, STORE_AUTH_FAILURE_REPLAY, now_s);
 		*action = simple_reply(r, msg, src, 403, "Forbidden", out, out_cap, out_len);
@@ -430,6 +448,63 @@ static bool join_path(struct registrar *r, const struct sip_msg *msg, struct sto
 	if (used)
 		*out = (struct store_slice){ r->scratch, (uint32_t)used };
 	return true;
+}
+
+static void append_contact(struct response_writer *w, const struct store_binding_data *b,
+			   uint32_t expires_s)
+{
+	size_t len, inst_len;
+	const char *uri = store_binding_string(b, STORE_STR_CONTACT, &len);
+	const char *inst = store_binding_string(b, STORE_STR_INSTANCE, &inst_len);
+
+	response_append_str(w, "Contact: <");
+	response_append(w, uri, len);
+	response_append_str(w, ">;expires=");
+	response_append_u32(w, expires_s);
+	if (inst_len) {
+		response_append_str(w, ";+sip.instance=\"");
+		response_append(w, inst, inst_len);
+		response_append(w, "\"", 1);
+	}
+	if (b->flags & STORE_BINDING_HAS_REG_ID) {
+		response_append_str(w, ";reg-id=");
+		response_append_u32(w, b->reg_id);
+	}
+	response_append(w, "\r\n", 2);
+}
+
+static void append_date(struct registrar *r, struct response_writer *w, int64_t now_s)
+{
+	refresh_date(r, now_s);
+	response_append_str(w, "Date: ");
+	response_append_str(w, r->date);
+	response_append(w, "\r\n", 2);
+}
+
+/* The answer to a retransmitted authorized REGISTER: 200 with the AOR's
+ * bindings as they are now; the table is not touched again. */
+static enum registrar_action current_bindings_reply(struct registrar *r, const struct sip_msg *msg,
+						    const struct sip_source *src, const char *aor,
+						    size_t aor_len, int64_t now_s, char *out,
+						    uint32_t out_cap, uint32_t *out_len)
+{
+	struct response_writer w;
+	struct store_slice key = { aor, (uint32_t)aor_len };
+
+	response_begin(&w, out, out_cap, 200, "OK", msg, src);
+	for (uint32_t b = binding_table_find_aor(r->table, key); b != STORE_NO_BINDING;
+	     b = binding_table_next_of_aor(r->table, b)) {
+		const struct store_binding_data *d = binding_table_get(r->table, b);
+		if (d && d->expires_at_s > now_s)
+			append_contact(&w, d, (uint32_t)(d->expires_at_s - now_s));
+	}
+	for (unsigned i = 0; i < msg->path_count; i++) {
+		response_append_str(&w, "Path: ");
+		response_append_slice(&w, msg->path[i]);
+		response_append(&w, "\r\n", 2);
+	}
+	append_date(r, &w, now_s);
+	return finish(r, &w, 200, out_len);
 }
 
 static enum registrar_action handle_register(struct registrar *r, const struct sip_msg *msg,
@@ -524,6 +599,8 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 			return REGISTRAR_DROP;
 		if (a == AUTH_REPLIED)
 			return action;
+		if (a == AUTH_RETRANSMISSION)
+			return current_bindings_reply(r, msg, src, aor, aor_len, now_s, out, out_cap, out_len);
 	}
 	/* 4. The user owns the To AOR: the account is looked up by the To user
 	 * and digest checked username == To user, so it holds here. */
@@ -591,27 +668,8 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 	} else if (res.status_code == 200) {
 		for (uint32_t i = 0; i < res.n_contacts; i++) {
 			const struct store_binding_data *b = binding_table_get(r->table, res.contacts[i].binding);
-			size_t len;
-			const char *uri;
-			if (!b)
-				continue;
-			uri = store_binding_string(b, STORE_STR_CONTACT, &len);
-			response_append_str(&w, "Contact: <");
-			response_append(&w, uri, len);
-			response_append_str(&w, ">;expires=");
-			response_append_u32(&w, res.contacts[i].expires_s);
-			size_t inst_len;
-			const char *inst = store_binding_string(b, STORE_STR_INSTANCE, &inst_len);
-			if (inst_len) {
-				response_append_str(&w, ";+sip.instance=\"");
-				response_append(&w, inst, inst_len);
-				response_append(&w, "\"", 1);
-			}
-			if (b->flags & STORE_BINDING_HAS_REG_ID) {
-				response_append_str(&w, ";reg-id=");
-				response_append_u32(&w, b->reg_id);
-			}
-			response_append(&w, "\r\n", 2);
+			if (b)
+				append_contact(&w, b, res.contacts[i].expires_s);
 		}
 		for (unsigned i = 0; i < msg->path_count; i++) {
 			response_append_str(&w, "Path: ");
@@ -620,10 +678,7 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 		}
 		if (res.outbound)
 			response_append_str(&w, "Require: outbound\r\n");
-		refresh_date(r, now_s);
-		response_append_str(&w, "Date: ");
-		response_append_str(&w, r->date);
-		response_append(&w, "\r\n", 2);
+		append_date(r, &w, now_s);
 	}
 	return finish(r, &w, res.status_code, out_len);
 }

@@ -10,6 +10,8 @@ struct replay_entry {
 	uint64_t key;        /* 0: empty */
 	uint32_t nc;
 	uint32_t seen_at_s;
+	uint32_t request_hash;
+	uint32_t pad;
 };
 
 struct replay_cache {
@@ -44,28 +46,33 @@ void replay_cache_free(struct replay_cache *c)
 	rte_free(c);
 }
 
-bool replay_cache_seen(struct replay_cache *c, const char *nonce, size_t nonce_len,
-		       const char *cnonce, size_t cnonce_len, uint32_t nc, uint32_t now_s)
+enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce, size_t nonce_len,
+				       const char *cnonce, size_t cnonce_len, uint32_t nc,
+				       uint32_t request_hash, uint32_t now_s)
 {
-	uint32_t h1 = jhash_bytes(nonce, nonce_len, 0x5eed);
-	uint32_t h2 = jhash_bytes(cnonce, cnonce_len, h1);
+	uint32_t h1 = rte_jhash(nonce, (uint32_t)nonce_len, 0x5eed);
+	uint32_t h2 = rte_jhash(cnonce, (uint32_t)cnonce_len, h1);
 	uint64_t key = ((uint64_t)h1 << 32 | h2) | 1;   /* never 0 (empty) */
 	struct replay_entry *set = &c->entries[(h2 & c->set_mask) * WAYS];
 	struct replay_entry *victim = &set[0];
 
 	for (int i = 0; i < WAYS; i++) {
 		if (set[i].key == key) {
+			if (nc == set[i].nc && request_hash == set[i].request_hash)
+				return REPLAY_RETRANSMISSION;
 			if (nc <= set[i].nc)
-				return true;
+				return REPLAY_REPLAYED;
 			set[i].nc = nc;
+			set[i].request_hash = request_hash;
 			set[i].seen_at_s = now_s;
-			return false;
+			return REPLAY_NEW;
 		}
 		if (set[i].key == 0 || set[i].seen_at_s < victim->seen_at_s)
 			victim = &set[i];
 	}
 	victim->key = key;
 	victim->nc = nc;
+	victim->request_hash = request_hash;
 	victim->seen_at_s = now_s;
-	return false;
+	return REPLAY_NEW;
 }

@@ -2,7 +2,9 @@
  *
  * Nonces are stateless, so replays are caught here: for each (nonce,
  * cnonce) seen with qop=auth the highest nc is kept; a request whose nc is
- * not higher is a replay. The cache is per worker (the owner of the AOR
+ * not higher is a replay, unless it is the very request that used that nc
+ * again (a UDP retransmission: RFC 3261 §17.2 wants it answered, not
+ * refused). The cache is per worker (the owner of the AOR
  * sees every request of that AOR) and has fixed size: a 4-way
  * set-associative array that overwrites its oldest entry. An entry can only
  * be lost to overwriting after newer ones took its set; an entry older than
@@ -25,10 +27,19 @@ struct replay_cache;
 struct replay_cache *replay_cache_create(uint32_t entries, int socket_id);
 void replay_cache_free(struct replay_cache *c);
 
-/* Returns true when (nonce, cnonce) was already seen with an nc >= nc (a
- * replay: nothing changes); otherwise records nc and returns false. nc is
- * the 8-hex-digit nonce count already converted to a number. */
-bool replay_cache_seen(struct replay_cache *c, const char *nonce, size_t nonce_len,
-		       const char *cnonce, size_t cnonce_len, uint32_t nc, uint32_t now_s);
+enum replay_verdict {
+	REPLAY_NEW,               /* first use of this nc: recorded */
+	REPLAY_RETRANSMISSION,    /* same nc from the same request (Call-ID, CSeq,
+				   * branch): the client did not get our answer */
+	REPLAY_REPLAYED,          /* nc not higher, from another request: refuse */
+};
+
+/* Checks (nonce, cnonce, nc) of a request whose Call-ID, CSeq and top Via
+ * branch hash to request_hash. A higher nc than recorded is new and is
+ * recorded with request_hash. nc is the 8-hex-digit nonce count already
+ * converted to a number. */
+enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce, size_t nonce_len,
+				       const char *cnonce, size_t cnonce_len, uint32_t nc,
+				       uint32_t request_hash, uint32_t now_s);
 
 #endif

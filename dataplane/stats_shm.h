@@ -65,6 +65,7 @@
 	X(drop_locked_out)     /* source locked out: not even challenged */ \
 	X(lockouts)            /* sources that crossed the failure limit */ \
 	X(lockout_notices_lost) /* mgmt ring full: XDP block delayed */ \
+	X(retransmissions)     /* an authorized REGISTER again: re-answered */ \
 	X(busy_cycles)         /* TSC cycles spent on received bursts */  \
 	X(tsc_hz)              /* TSC frequency, to turn cycles into time */
 

@@ -313,12 +313,32 @@ static void test_nonce_from_another_source_is_challenged_again(void **state)
 
 static void test_replayed_nonce_nc_cnonce_is_403(void **state)
 {
+	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
 	(void)state;
 	register_user("alice", "secret-a", "c-r", 2, "");
 	assert_status("SIP/2.0 200 ");
-	register_user("alice", "secret-a", "c-r", 2, "");   /* same nonce, nc, cnonce */
+	/* The same credentials (nonce, nc, cnonce) in another request. */
+	nonce_for(&phone, NOW, nonce);
+	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 2, "c-r");
+	handle(register_msg("alice", REALM, "c-r-other", 2, auth));
 	assert_status("SIP/2.0 403 ");
 	assert_int_equal(counters[STAT_auth_replay], 1);
+}
+
+static void test_retransmitted_authorized_register_gets_200_again_and_changes_nothing(void **state)
+{
+	char first[4096];
+	(void)state;
+	register_user("alice", "secret-a", "c-rt", 2, "Expires: 600\r\n");
+	assert_status("SIP/2.0 200 ");
+	strcpy(first, out);
+	/* The very same datagram again (the 200 was lost). */
+	assert_int_equal(handle(request), REGISTRAR_REPLY);
+	assert_status("SIP/2.0 200 ");
+	assert_non_null(strstr(out, "Contact: <sip:alice@10.0.0.5:5062>;expires="));
+	assert_int_equal(counters[STAT_retransmissions], 1);
+	assert_int_equal(counters[STAT_auth_replay], 0);
+	(void)first;
 }
 
 static void test_authenticated_user_must_own_to_aor_is_403(void **state)
@@ -550,6 +570,7 @@ int main(void)
 		T(test_stale_nonce_with_wrong_credentials_is_403),
 		T(test_nonce_from_another_source_is_challenged_again),
 		T(test_replayed_nonce_nc_cnonce_is_403),
+		T(test_retransmitted_authorized_register_gets_200_again_and_changes_nothing),
 		T(test_authenticated_user_must_own_to_aor_is_403),
 		T(test_ip_account_from_allowed_source_registers_without_challenge),
 		T(test_ip_account_from_other_source_is_403),
