@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sipreg_testlib import (Tap, TestNet, Dataplane, import_accounts, bindings, sipp,  # noqa: E402
-                            on_cleanup, CLIENT_V4, SERVER_V4, BUILD_DIR)
+                            on_cleanup, wait_for, CLIENT_V4, SERVER_V4, BUILD_DIR)
 
 N_USERS = int(os.environ.get("SIPREG_IT_CRASH_USERS", "100000"))
 CRASH_RATE = 2000          # registrations/s during the kill
@@ -217,6 +217,7 @@ def main():
         rounds.append("%d in %.1fs" % (len(rest), time.time() - t0))
         time.sleep(0.2)
     fill_s = time.time() - t0
+    wait_for(lambda: len(bindings(dp)) == N_USERS, timeout=3, step=0.2)
     stored = len(bindings(dp))
     tap.check(stored == N_USERS,
               "filled to %d stored bindings with sipp in %.1fs (rounds: %s)"

@@ -158,11 +158,23 @@ def codes(msgs):
     return [m.code for m in msgs]
 
 
-def snapshot(dp, aor, settle=True):
-    """Bindings of aor in LMDB, after the checkpoint window."""
-    if settle:
-        time.sleep(0.1)
-    return {b["contact"]: b for b in bindings_by_aor(dp).get(aor, [])}
+def snapshot(dp, aor):
+    """Bindings of aor in LMDB once the checkpoint has caught up: at least
+    100 ms (ten commit windows) and then unchanged over three reads 50 ms
+    apart (a commit's fsync can take tens of ms on a busy machine)."""
+    def read():
+        return {b["contact"]: b for b in bindings_by_aor(dp).get(aor, [])}
+
+    def key(snap):
+        return {c: {k: v for k, v in b.items() if k != "expires_in_s"} for c, b in snap.items()}
+    time.sleep(0.1)
+    last, stable, deadline = read(), 0, time.time() + 3
+    while stable < 2 and time.time() < deadline:
+        time.sleep(0.05)
+        cur = read()
+        stable = stable + 1 if key(cur) == key(last) else 0
+        last = cur
+    return last
 
 
 def start(net, tap, replace):
