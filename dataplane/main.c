@@ -596,8 +596,10 @@ int main(int argc, char **argv)
 		w->tsc_hz = rte_get_tsc_hz();
 		w->ns_per_cycle_q32 = (uint64_t)((1000000000ull << 32) / w->tsc_hz);
 		w->latency_hist = stats->workers[k].latency_hist;
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
 		w->start_tsc = rte_get_tsc_cycles();
-		w->start_unix_s = (int64_t)time(NULL);
+		w->start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
 		if (registrar_mode) {
 			w->registrar = (struct registrar){
 				.cfg = rs.live_cfg,

@@ -10,7 +10,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
-#include <rte_jhash.h>
+#include "jhash_bytes.h"
 
 #include "aor_hash.h"
 #include "event_ring.h"
@@ -186,7 +186,8 @@ static void put_string(struct store_binding_data *b, size_t *used, enum store_st
 
 	if (*used + n > STORE_BINDING_STRING_BYTES)
 		n = STORE_BINDING_STRING_BYTES - *used;
-	memcpy(b->str + *used, s.ptr, n);
+	if (n)
+		memcpy(b->str + *used, s.ptr, n);   /* absent slices have ptr NULL */
 	b->str_len[which] = (uint16_t)n;
 	*used += n;
 }
@@ -280,9 +281,9 @@ enum auth_outcome {
 /* Identifies one request among retransmissions: Call-ID, CSeq, branch. */
 static uint32_t request_hash(const struct sip_msg *msg)
 {
-	uint32_t h = rte_jhash(msg->call_id.ptr, msg->call_id.len, msg->cseq);
+	uint32_t h = jhash_bytes(msg->call_id.ptr, msg->call_id.len, msg->cseq);
 
-	return msg->via_count ? rte_jhash(msg->via[0].branch.ptr, msg->via[0].branch.len, h) : h;
+	return msg->via_count ? jhash_bytes(msg->via[0].branch.ptr, msg->via[0].branch.len, h) : h;
 }
 
 /* Digest check of step 3 for the request; account may be NULL (unknown

@@ -50,8 +50,8 @@ enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce
 				       const char *cnonce, size_t cnonce_len, uint32_t nc,
 				       uint32_t request_hash, uint32_t now_s)
 {
-	uint32_t h1 = rte_jhash(nonce, (uint32_t)nonce_len, 0x5eed);
-	uint32_t h2 = rte_jhash(cnonce, (uint32_t)cnonce_len, h1);
+	uint32_t h1 = jhash_bytes(nonce, nonce_len, 0x5eed);
+	uint32_t h2 = jhash_bytes(cnonce, cnonce_len, h1);
 	uint64_t key = ((uint64_t)h1 << 32 | h2) | 1;   /* never 0 (empty) */
 	struct replay_entry *set = &c->entries[(h2 & c->set_mask) * WAYS];
 	struct replay_entry *victim = &set[0];

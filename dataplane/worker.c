@@ -26,7 +26,10 @@ static const enum stats_counter drop_counter[] = {
 
 int64_t worker_now_s(const struct worker *w)
 {
-	return w->start_unix_s + (int64_t)((rte_get_tsc_cycles() - w->start_tsc) / w->tsc_hz);
+	uint64_t elapsed_ns = (uint64_t)(((unsigned __int128)(rte_get_tsc_cycles() - w->start_tsc) *
+					  w->ns_per_cycle_q32) >> 32);
+
+	return (w->start_unix_ns + (int64_t)elapsed_ns) / 1000000000;
 }
 
 enum verdict { VERDICT_FREE, VERDICT_REPLY, VERDICT_HANDED_OFF };

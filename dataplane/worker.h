@@ -37,7 +37,7 @@ struct worker {
 	uint64_t ns_per_cycle_q32;      /* 1e9 / tsc_hz in 32.32 fixed point */
 	uint64_t *latency_hist;         /* this worker's histogram in the stats file */
 	uint64_t start_tsc;
-	int64_t start_unix_s;
+	int64_t start_unix_ns;          /* CLOCK_REALTIME at start_tsc */
 	int64_t last_housekeeping_s;
 	char response[WORKER_RESPONSE_MAX];
 };

@@ -59,7 +59,9 @@ static const struct {
 	[STORE_APPLY_BAD_REQUEST] = { 400, "Bad Request", "bad-request" },
 	[STORE_APPLY_FIELD_TOO_LONG] = { 400, "Contact Fields Too Long", "field-too-long" },
 	[STORE_APPLY_INTERVAL_TOO_BRIEF] = { 423, "Interval Too Brief", "interval-too-brief" },
-	[STORE_APPLY_CSEQ_OUT_OF_ORDER] = { 500, "CSeq Out Of Order", "cseq-out-of-order" },
+	/* Not "CSeq ..." in the reason: sipp 3.6.1 takes the first "CSeq" of a
+	 * message, status line included, and then cannot match the reply. */
+	[STORE_APPLY_CSEQ_OUT_OF_ORDER] = { 500, "Request Out Of Order", "cseq-out-of-order" },
 	[STORE_APPLY_TOO_MANY_BINDINGS] = { 403, "Too Many Bindings", "too-many-bindings" },
 	[STORE_APPLY_TABLE_FULL] = { 503, "Location Table Full", "table-full" },
 };
