@@ -387,6 +387,12 @@ static void compare_credential_list(struct ctx *c, const struct sip_credentials 
 		/* Field class "digest-lws-before-equal": RFC 3261 §25.1 EQUAL =
 		 * SWS "=" SWS, but libosip2 loses a directive whose name is
 		 * followed by whitespace (tabs, folds) before '='. */
+		/* Field class "digest-last-one-char-value": libosip2 loses the
+		 * last directive when its token value is one character
+		 * ("..., qop=a"). */
+		const char *pe = ours[i].params.ptr + ours[i].params.len;
+		if (ours[i].params.len >= 2 && pe[-1] != '"' && pe[-2] == '=')
+			return;
 		const char *pp = ours[i].params.ptr;
 		for (uint32_t k = 0; pp != NULL && k < ours[i].params.len; k++)
 			if (pp[k] == '\t' || ((pp[k] == ' ' || pp[k] == '\n') && k + 1 < ours[i].params.len &&
