@@ -270,7 +270,9 @@ def rules_replace_on(net, tap, ph):
         ph.register("alice", "secret1", "<%s>" % c, 600, cid, 20, port=port)
     before = snapshot(dp, ALICE)
     r = ph.register("alice", "secret1", "*", 300, "cid-a3", 1)
-    tap.check(codes(r)[-1:] == [400] and snapshot(dp, ALICE) == before and len(before) == 2,
+    after = snapshot(dp, ALICE)
+    tap.check(codes(r)[-1:] == [400] and len(before) == 2 and after.keys() == before.keys()
+              and all(same(after[c], before[c]) for c in before),
               "Contact: * with Expires: 300: 400, nothing removed", (r, before))
     r = ph.register("alice", "secret1", "*", 0, "cid-a3", 3)
     s = snapshot(dp, ALICE)
