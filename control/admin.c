@@ -27,7 +27,8 @@
 static const char *const commands[] = {
 	"ping", "list", "show", "kick", "export", "history", "stats",
 	"accounts_list", "account_add", "account_update", "account_remove",
-	"accounts_import", "accounts_reload", "policy_get", "policy_set", NULL,
+	"accounts_import", "accounts_reload", "policy_get", "policy_set",
+	"block", "unblock", "allow", "disallow", "blocks", "allowlist", "xdp_counters", NULL,
 };
 
 static int64_t now_s(void)
@@ -664,6 +665,50 @@ static void cmd_kick(struct control *c, const json_t *req, const struct admin_pe
 	answer_json(out, answer);
 }
 
+/* Protection (dataplane/protection.h): the dataplane owns the XDP maps
+ * and its workers' lockout tables; control forwards, and records every
+ * change with who asked in history. */
+static void cmd_protection(struct control *c, const char *cmd, const json_t *req,
+			   const struct admin_peer *peer, struct outbuf *out)
+{
+	char err[512];
+	bool change = strcmp(cmd, "block") == 0 || strcmp(cmd, "unblock") == 0 ||
+		      strcmp(cmd, "allow") == 0 || strcmp(cmd, "disallow") == 0;
+	json_t *dpreq = json_deep_copy(req), *ans;
+
+	if (!dpreq) {
+		answer_error(out, "out of memory");
+		return;
+	}
+	if (change && !json_is_string(json_object_get(req, "cidr"))) {
+		json_decref(dpreq);
+		answer_error(out, "needs \"cidr\": an address or prefix, e.g. 198.18.1.0/24");
+		return;
+	}
+	ans = dpclient_call(c->cfg.dataplane_socket, dpreq, err, sizeof(err));
+	json_decref(dpreq);
+	if (!ans) {
+		answer_error(out, err);
+		return;
+	}
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		const char *e = json_string_value(json_object_get(ans, "error"));
+
+		snprintf(err, sizeof(err), "dataplane: %s", e ? e : "failed");
+		json_decref(ans);
+		answer_error(out, err);
+		return;
+	}
+	if (change) {
+		json_t *action = json_pack("{sssO}", "action", cmd, "cidr", json_object_get(req, "cidr"));
+		json_t *duration = json_object_get(req, "duration_s");
+		if (duration)
+			json_object_set(action, "duration_s", duration);
+		record_admin(c, action, peer, req, ans);
+	}
+	answer_json(out, ans);
+}
+
 static void cmd_export(struct control *c, const json_t *req, struct outbuf *out,
 		       struct admin_stream *stream)
 {
@@ -1187,6 +1232,10 @@ void admin_handle_line(struct control *c, const char *line, size_t len,
 		answer_json(out, json_pack("{sbsO}", "ok", 1, "policy", c->policy));
 	else if (strcmp(cmd, "policy_set") == 0)
 		cmd_policy_set(c, req, peer, out);
+	else if (strcmp(cmd, "block") == 0 || strcmp(cmd, "unblock") == 0 || strcmp(cmd, "allow") == 0 ||
+		 strcmp(cmd, "disallow") == 0 || strcmp(cmd, "blocks") == 0 ||
+		 strcmp(cmd, "allowlist") == 0 || strcmp(cmd, "xdp_counters") == 0)
+		cmd_protection(c, cmd, req, peer, out);
 	json_decref(req);
 	if (out->failed) {
 		out->failed = false;

@@ -545,6 +545,101 @@ static int cmd_kick(int argc, char **argv)
 	return 0;
 }
 
+/* block | unblock | allow | disallow CIDR [--duration S] */
+static int cmd_access(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "duration", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long long duration = -1;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': duration = number_arg("--duration", optarg); break;
+		case 'h':
+			printf("usage: sipregctl %s CIDR%s\n"
+			       "%s\n"
+			       "CIDR: an IPv4/IPv6 address or prefix (198.18.1.7, 198.18.1.0/24, 2001:db8::/64).\n"
+			       "Recorded in history with who asked.\n",
+			       argv[0], strcmp(argv[0], "block") ? "" : " [--duration SECONDS]",
+			       !strcmp(argv[0], "block") ? "Drops SIP from CIDR in XDP (no duration: until unblocked)." :
+			       !strcmp(argv[0], "unblock") ? "Removes a manual block or a lockout." :
+			       !strcmp(argv[0], "allow") ? "Allowlist: never locked out, never rate limited (trunks)." :
+							   "Removes CIDR from the allowlist.");
+			return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || (duration >= 0 && strcmp(argv[0], "block") != 0)) {
+		fprintf(stderr, "sipregctl: usage: sipregctl %s CIDR%s (see --help)\n", argv[0],
+			strcmp(argv[0], "block") ? "" : " [--duration SECONDS]");
+		return EXIT_USAGE;
+	}
+	json_t *req = json_pack("{ssss}", "cmd", argv[0], "cidr", argv[optind]);
+	if (duration >= 0)
+		json_object_set_new(req, "duration_s", json_integer(duration));
+	json_t *ans = call(req);
+	if (out_mode == OUT_JSON)
+		print_json(ans);
+	else if (out_mode == OUT_CSV)
+		printf("ok\ntrue\n");
+	else
+		printf("%s %s: done\n", argv[0], argv[optind]);
+	json_decref(ans);
+	return 0;
+}
+
+/* blocks | allowlist | drops */
+static int cmd_protection_list(int argc, char **argv)
+{
+	if (want_help(argc, argv) || argc != 1) {
+		printf("usage: sipregctl %s\n%s\n", argv[0],
+		       !strcmp(argv[0], "blocks") ? "Blocked and locked-out sources: cidr, reason (manual, lockout), "
+						    "remaining seconds (-1: until unblocked)." :
+		       !strcmp(argv[0], "allowlist") ? "Allowlisted sources." :
+						      "Drops by reason: the XDP prefilter's and the dataplane's.");
+		return want_help(argc, argv) ? 0 : EXIT_USAGE;
+	}
+	bool drops = strcmp(argv[0], "drops") == 0;
+	json_t *ans = call(json_pack("{ss}", "cmd", drops ? "xdp_counters" : argv[0]));
+	if (out_mode == OUT_JSON) {
+		print_json(ans);
+	} else if (!strcmp(argv[0], "blocks")) {
+		static const char *const cols[] = { "cidr", "reason", "remaining_s", NULL };
+		print_rows(json_object_get(ans, "blocks"), cols);
+	} else if (!strcmp(argv[0], "allowlist")) {
+		static const char *const cols[] = { "cidr", NULL };
+		json_t *rows = json_array();
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(ans, "allow"), i, v)
+			json_array_append_new(rows, json_pack("{sO}", "cidr", v));
+		print_rows(rows, cols);
+		json_decref(rows);
+	} else {
+		json_t *all = json_object();
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(ans, "counters"), k, v)
+			if (!strncmp(k, "drop_", 5))
+				json_object_set(all, k[5] ? k : "?", v);
+		json_decref(ans);
+		ans = call(json_pack("{ss}", "cmd", "stats"));
+		json_object_foreach(json_object_get(ans, "drops"), k, v) {
+			char name[96];
+			snprintf(name, sizeof(name), "dataplane_%s", k);
+			json_object_set(all, name, v);
+		}
+		print_object(all);
+		json_decref(all);
+	}
+	json_decref(ans);
+	return 0;
+}
+
 static int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1041,6 +1136,13 @@ static void usage(FILE *f)
 		"  stats      registrations, rates, drops, per-worker counters\n"
 		"  accounts   list | add | update | remove | import | reload\n"
 		"  policy     get | set NAME=VALUE...\n"
+		"  block      block a source address or prefix (XDP), --duration S\n"
+		"  unblock    remove a block or a lockout\n"
+		"  allow      allowlist a source (never locked out or rate limited)\n"
+		"  disallow   remove from the allowlist\n"
+		"  blocks     blocked and locked-out sources with reason and time left\n"
+		"  allowlist  allowlisted sources\n"
+		"  drops      drop counters by reason (XDP and dataplane)\n"
 		"  raw        send one JSON request\n"
 		"socket: --socket, else $SIPREG_CONTROL_SOCKET, else <state-dir>/control.sock\n"
 		"        (state dir default /var/lib/sipreg)\n"
@@ -1086,6 +1188,9 @@ int main(int argc, char **argv)
 		{ "list", cmd_list }, { "show", cmd_show }, { "kick", cmd_kick },
 		{ "export", cmd_export }, { "history", cmd_history }, { "stats", cmd_stats },
 		{ "accounts", cmd_accounts }, { "policy", cmd_policy }, { "raw", cmd_raw },
+		{ "block", cmd_access }, { "unblock", cmd_access }, { "allow", cmd_access },
+		{ "disallow", cmd_access }, { "blocks", cmd_protection_list },
+		{ "allowlist", cmd_protection_list }, { "drops", cmd_protection_list },
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[optind], cmds[i].name) == 0) {

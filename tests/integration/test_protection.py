@@ -171,6 +171,36 @@ for i in range(50):
     tap.check(r.count("SuccessfulCall") == 1, "IPv6: an unblocked source still registers", r.detail())
     tap.check(mgmt(dp, {"cmd": "unblock", "cidr": "198.18.1.0/24"})["ok"] and
               "198.18.1.0/24" not in blocks(dp), "unblock removes the subnet block")
+
+    # 7. Operators: sipregctl through sipreg-control, every change in history.
+    from test_control import Control
+    c = Control(dp)
+    rc, out, err = c.ctl("block", "198.18.1.0/24", "--duration", "120")
+    tap.check(rc == 0, "sipregctl block a subnet", (out, err))
+    b = {r["cidr"]: r for r in c.json("blocks").get("blocks", [])}
+    tap.check(b.get("198.18.1.0/24", {}).get("reason") == "manual"
+              and 100 <= b["198.18.1.0/24"].get("remaining_s", 0) <= 120,
+              "sipregctl blocks: reason and remaining time", b)
+    rc, out, _ = c.ctl("blocks")
+    tap.check(rc == 0 and "198.18.1.0/24" in out and "manual" in out, "sipregctl blocks: a table", out)
+    rc, out, err = c.ctl("unblock", "198.18.1.0/24")
+    tap.check(rc == 0 and "198.18.1.0/24" not in str(c.json("blocks")), "sipregctl unblock", (out, err))
+    rc, out, err = c.ctl("allow", "198.18.0.30")
+    tap.check(rc == 0 and "198.18.0.30" in str(c.json("allowlist")), "sipregctl allow / allowlist",
+              (out, err))
+    d = c.json("drops")
+    tap.check(d.get("counters", {}).get("drop_blocked", 0) > 0, "sipregctl drops: XDP drops by reason", d)
+    rc, out, err = c.ctl("block", "not-an-address")
+    tap.check(rc == 1 and "cidr" in err, "sipregctl block with a bad CIDR: an error naming it", (rc, err))
+    h = c.json("history", "--type", "admin")
+    actions = [e.get("action") for e in h.get("events", [])]
+    tap.check(all(a in actions for a in ("block", "unblock", "allow")),
+              "block, unblock and allow are in history with who asked", actions)
+    h = c.json("history", "--ip", "198.18.0.2")
+    kinds = {e.get("event") for e in h.get("events", [])}
+    tap.check({"auth-failed", "locked-out"} <= kinds,
+              "failed authentications and the lockout are in history (failed-registration log)", kinds)
+    c.stop()
     dp.stop()
 
     # 7. A lockout expires by itself (dataplane restarted with duration_s = 3).
