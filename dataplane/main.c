@@ -625,7 +625,8 @@ int main(int argc, char **argv)
 		k++;
 	}
 	if (registrar_mode) {
-		char mgmt_path[CONFIG_STR_MAX + 32], iface[64];
+		char mgmt_path[CONFIG_STR_MAX + 32], iface[64], access_path[CONFIG_STR_MAX + 32];
+		snprintf(access_path, sizeof(access_path), "%s/access.json", cfg.state_dir);
 		bool xdp = af_xdp_iface(cfg.port, iface, sizeof(iface));
 		struct protection_config pc = {
 			.xdp_iface = xdp ? iface : NULL,
@@ -635,6 +636,7 @@ int main(int argc, char **argv)
 			.global_rate_pps = rs.rates.global_pps,
 			.global_burst = cfg.rate_global_burst,
 			.n_rx_cpus = n_rx,
+			.access_path = access_path,
 		};
 		rs.protection = protection_create(&pc, rs.lockout_notices, &rs.allowlist, rs.qsbr, err,
 						  sizeof(err));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -17,6 +18,14 @@
 
 #define MAX_ALLOW 4096
 
+/* One block, as the operator and the lockout made it; the XDP trie and the
+ * workers' tables mirror this list, and access.json persists it. */
+struct block_rec {
+	struct store_cidr cidr;
+	int64_t expires_s;        /* wall clock; 0: until unblocked */
+	uint32_t reason;          /* enum xdp_block_reason */
+};
+
 struct protection {
 	struct protection_config cfg;
 	bool have_xdp;
@@ -26,6 +35,9 @@ struct protection {
 	struct rte_rcu_qsbr *qsbr;
 	struct mgmt *mgmt;
 	int64_t last_sweep_s;
+	struct block_rec *blocks;
+	size_t n_blocks, cap_blocks;
+	bool dirty;               /* access.json is behind */
 };
 
 static uint64_t mono_ns(void)
@@ -34,6 +46,145 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool same_cidr(const struct store_cidr *a, const struct store_cidr *b)
+{
+	return a->family == b->family && a->prefix_len == b->prefix_len &&
+	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* Adds or replaces the block of c. Returns 0 or -1 (no memory, list full). */
+static int block_list_put(struct protection *p, const struct store_cidr *c, int64_t expires_s,
+			  uint32_t reason)
+{
+	for (size_t i = 0; i < p->n_blocks; i++)
+		if (same_cidr(&p->blocks[i].cidr, c)) {
+			p->blocks[i].expires_s = expires_s;
+			p->blocks[i].reason = reason;
+			p->dirty = true;
+			return 0;
+		}
+	if (p->n_blocks == XDP_MAX_BLOCKS)
+		return -1;
+	if (p->n_blocks == p->cap_blocks) {
+		size_t cap = p->cap_blocks ? 2 * p->cap_blocks : 64;
+		struct block_rec *grown = realloc(p->blocks, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		p->blocks = grown;
+		p->cap_blocks = cap;
+	}
+	p->blocks[p->n_blocks++] = (struct block_rec){ *c, expires_s, reason };
+	p->dirty = true;
+	return 0;
+}
+
+/* Removes the block of c. Returns true when there was one. */
+static bool block_list_remove(struct protection *p, const struct store_cidr *c)
+{
+	for (size_t i = 0; i < p->n_blocks; i++)
+		if (same_cidr(&p->blocks[i].cidr, c)) {
+			p->blocks[i] = p->blocks[--p->n_blocks];
+			p->dirty = true;
+			return true;
+		}
+	return false;
+}
+
+static void prefix_from_cidr(const struct store_cidr *c, struct xdp_prefix *x);
+
+/* Puts one block into the XDP trie (wall-clock expiry to monotonic). */
+static int xdp_put_block(struct protection *p, const struct block_rec *b, int64_t now_s)
+{
+	struct xdp_prefix x;
+	uint64_t expires_ns = 0;
+
+	if (!p->have_xdp)
+		return 0;
+	prefix_from_cidr(&b->cidr, &x);
+	if (b->expires_s) {
+		int64_t left = b->expires_s - now_s;
+		expires_ns = mono_ns() + (uint64_t)(left > 0 ? left : 1) * 1000000000ull;
+	}
+	return xdp_maps_block(&p->maps, &x, expires_ns, (enum xdp_block_reason)b->reason);
+}
+
+/* Writes access.json (blocks and allowlist) atomically; clears dirty. */
+static void save_access(struct protection *p)
+{
+	char tmp[4200], text[64];
+	json_t *o = json_object(), *blocks = json_array(), *allow = json_array();
+	const struct prefix_list *l = __atomic_load_n(p->allowlist, __ATOMIC_ACQUIRE);
+
+	if (!p->cfg.access_path || !o || !blocks || !allow)
+		goto out;
+	for (size_t i = 0; i < p->n_blocks; i++)
+		if (store_cidr_format(&p->blocks[i].cidr, text, sizeof(text)) == 0)
+			json_array_append_new(blocks, json_pack("{s:s,s:I,s:s}", "cidr", text, "expires_s",
+								(json_int_t)p->blocks[i].expires_s, "reason",
+								p->blocks[i].reason == XDP_BLOCK_LOCKOUT ? "lockout" : "manual"));
+	for (uint32_t i = 0; l && i < l->n; i++)
+		if (store_cidr_format(&l->cidrs[i], text, sizeof(text)) == 0)
+			json_array_append_new(allow, json_string(text));
+	json_object_set(o, "blocks", blocks);
+	json_object_set(o, "allow", allow);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p->cfg.access_path);
+	if (json_dump_file(o, tmp, JSON_INDENT(1)) == 0 && rename(tmp, p->cfg.access_path) == 0)
+		p->dirty = false;
+	else
+		fprintf(stderr, "sipreg-dataplane: cannot write %s: %s\n", p->cfg.access_path, strerror(errno));
+out:
+	json_decref(blocks);
+	json_decref(allow);
+	json_decref(o);
+}
+
+static int change_allowlist(struct protection *p, const struct store_cidr *c, bool add);
+
+/* Loads access.json (when there is one): unexpired blocks and the
+ * allowlist come back after a restart. Returns 0, or -1 with err. */
+static int load_access(struct protection *p, char *err, size_t err_len)
+{
+	json_error_t jerr;
+	json_t *o, *v;
+	size_t i;
+	int64_t now = (int64_t)time(NULL);
+
+	if (!p->cfg.access_path)
+		return 0;
+	o = json_load_file(p->cfg.access_path, 0, &jerr);
+	if (!o) {
+		if (access(p->cfg.access_path, F_OK) != 0)
+			return 0;
+		snprintf(err, err_len, "%s: %s", p->cfg.access_path, jerr.text);
+		return -1;
+	}
+	json_array_foreach(json_object_get(o, "blocks"), i, v) {
+		struct store_cidr c;
+		const char *text = json_string_value(json_object_get(v, "cidr"));
+		json_int_t expires = json_integer_value(json_object_get(v, "expires_s"));
+		const char *reason = json_string_value(json_object_get(v, "reason"));
+		if (!text || store_cidr_parse(text, &c) != 0 || (expires && expires <= now))
+			continue;
+		uint32_t r = reason && !strcmp(reason, "lockout") ? XDP_BLOCK_LOCKOUT : XDP_BLOCK_MANUAL;
+		if (block_list_put(p, &c, expires, r) == 0)
+			(void)xdp_put_block(p, &p->blocks[p->n_blocks - 1], now);
+	}
+	json_array_foreach(json_object_get(o, "allow"), i, v) {
+		struct store_cidr c;
+		struct xdp_prefix x;
+		const char *text = json_string_value(v);
+		if (!text || store_cidr_parse(text, &c) != 0)
+			continue;
+		prefix_from_cidr(&c, &x);
+		if (p->have_xdp)
+			(void)xdp_maps_allow(&p->maps, &x);
+		(void)change_allowlist(p, &c, true);
+	}
+	json_decref(o);
+	p->dirty = false;
+	return 0;
 }
 
 static void answer(char *out, size_t out_len, json_t *o)
@@ -61,22 +212,27 @@ struct protection *protection_create(const struct protection_config *cfg,
 		return NULL;
 	}
 	p->cfg = *cfg;
+	p->cfg.access_path = cfg->access_path ? strdup(cfg->access_path) : NULL;
+	p->cfg.xdp_iface = NULL;           /* not kept: only used here */
 	p->notices = notices;
 	p->allowlist = allowlist;
 	p->qsbr = qsbr;
 	if (cfg->xdp_iface) {
 		if (xdp_maps_open(cfg->xdp_iface, &p->maps, err, err_len) != 0) {
-			free(p);
+			protection_free(p);
 			return NULL;
 		}
 		p->have_xdp = true;
 		int rc = protection_set_rates(p, cfg->per_ip_rate_pps, cfg->global_rate_pps);
 		if (rc != 0) {
 			snprintf(err, err_len, "XDP config map: %s", strerror(-rc));
-			xdp_maps_close(&p->maps);
-			free(p);
+			protection_free(p);
 			return NULL;
 		}
+	}
+	if (load_access(p, err, err_len) != 0) {
+		protection_free(p);
+		return NULL;
 	}
 	return p;
 }
@@ -112,8 +268,12 @@ void protection_free(struct protection *p)
 {
 	if (!p)
 		return;
+	if (p->dirty)
+		save_access(p);
 	if (p->have_xdp)
 		xdp_maps_close(&p->maps);
+	free(p->blocks);
+	free((char *)p->cfg.access_path);
 	free(p);
 }
 
@@ -143,22 +303,6 @@ static void prefix_from_cidr(const struct store_cidr *c, struct xdp_prefix *x)
 	memcpy(x->addr, c->addr, x->family == 4 ? 4 : 16);
 }
 
-/* Collects up to 64 expired entries per sweep (xdp_maps_foreach_block). */
-struct sweep {
-	struct xdp_prefix list[64];
-	unsigned n;
-	uint64_t now;
-};
-
-static int collect(const struct xdp_prefix *x, const struct xdp_block *b, void *arg)
-{
-	struct sweep *s = arg;
-
-	if (b->expires_ns && b->expires_ns <= s->now && s->n < 64)
-		s->list[s->n++] = *x;
-	return s->n == 64;
-}
-
 void protection_tick(struct protection *p)
 {
 	struct lockout_notice n;
@@ -166,25 +310,33 @@ void protection_tick(struct protection *p)
 
 	/* Lockouts first: the 10 ms promise of DESIGN.md is this loop. */
 	while (p->notices && rte_ring_dequeue_elem(p->notices, &n, sizeof(n)) == 0) {
-		if (p->have_xdp) {
-			struct xdp_prefix x = { .family = n.len == 4 ? 4 : 6,
-						.prefix_len = (uint8_t)(n.len * 8) };
-			memcpy(x.addr, n.addr, n.len);
-			int64_t left = n.until_s - now_s;
-			(void)xdp_maps_block(&p->maps, &x, mono_ns() + (uint64_t)(left > 0 ? left : 1) * 1000000000ull,
-					     XDP_BLOCK_LOCKOUT);
-		}
+		struct store_cidr c = { .family = n.len == 4 ? AF_INET : AF_INET6,
+					.prefix_len = (uint8_t)(n.len * 8) };
+		memcpy(c.addr, n.addr, n.len);
+		if (block_list_put(p, &c, n.until_s, XDP_BLOCK_LOCKOUT) == 0)
+			(void)xdp_put_block(p, &p->blocks[p->n_blocks - 1], now_s);
 		tell_workers(p, n.addr, n.len, n.until_s);
 	}
-	if (p->have_xdp && now_s != p->last_sweep_s) {
-		/* Expired blocks stop dropping by themselves; this keeps the
-		 * tries small and the block list truthful. */
-		p->last_sweep_s = now_s;
-		struct sweep s = { .n = 0, .now = mono_ns() };
-		(void)xdp_maps_foreach_block(&p->maps, collect, &s);
-		for (unsigned i = 0; i < s.n; i++)
-			(void)xdp_maps_unblock(&p->maps, &s.list[i]);
+	if (now_s == p->last_sweep_s)
+		return;
+	/* Once a second: expired blocks leave the list and the trie (they
+	 * already stopped dropping by themselves), and access.json catches
+	 * up with lockouts at most this often. */
+	p->last_sweep_s = now_s;
+	for (size_t i = 0; i < p->n_blocks;) {
+		if (p->blocks[i].expires_s && p->blocks[i].expires_s <= now_s) {
+			struct xdp_prefix x;
+			prefix_from_cidr(&p->blocks[i].cidr, &x);
+			if (p->have_xdp)
+				(void)xdp_maps_unblock(&p->maps, &x);
+			p->blocks[i] = p->blocks[--p->n_blocks];
+			p->dirty = true;
+		} else {
+			i++;
+		}
 	}
+	if (p->dirty)
+		save_access(p);
 }
 
 static bool parse_cidr_arg(const json_t *req, struct store_cidr *c, char *out, size_t out_len)
@@ -221,6 +373,7 @@ static int change_allowlist(struct protection *p, const struct store_cidr *c, bo
 		fresh->cidrs[fresh->n++] = *c;
 	}
 	__atomic_store_n(p->allowlist, fresh, __ATOMIC_RELEASE);
+	p->dirty = true;
 	if (p->qsbr)
 		rte_rcu_qsbr_synchronize(p->qsbr, RTE_QSBR_THRID_INVALID);
 	free(old);
@@ -230,30 +383,6 @@ static int change_allowlist(struct protection *p, const struct store_cidr *c, bo
 static const char *reason_name(uint32_t reason)
 {
 	return reason == XDP_BLOCK_LOCKOUT ? "lockout" : reason == XDP_BLOCK_MANUAL ? "manual" : "?";
-}
-
-struct list_ctx {
-	json_t *array;
-	uint64_t now;
-};
-
-static int list_block(const struct xdp_prefix *x, const struct xdp_block *b, void *arg)
-{
-	struct list_ctx *ctx = arg;
-	struct store_cidr c = { .family = x->family == 4 ? AF_INET : AF_INET6, .prefix_len = x->prefix_len };
-	char text[64];
-
-	if (b->expires_ns && b->expires_ns <= ctx->now)
-		return 0;
-	memcpy(c.addr, x->addr, 16);
-	if (store_cidr_format(&c, text, sizeof(text)) != 0)
-		return 0;
-	json_array_append_new(ctx->array,
-			      json_pack("{s:s,s:s,s:I}", "cidr", text, "reason", reason_name(b->reason),
-					"remaining_s",
-					b->expires_ns ? (json_int_t)((b->expires_ns - ctx->now) / 1000000000ull)
-						      : (json_int_t)-1));
-	return 0;
 }
 
 bool protection_command(struct protection *p, const char *cmd, const json_t *req, char *out,
@@ -272,24 +401,27 @@ bool protection_command(struct protection *p, const char *cmd, const json_t *req
 		uint8_t len = c.family == AF_INET ? 4 : 16;
 		if (!strcmp(cmd, "block")) {
 			json_int_t duration = 0;
+			int64_t now = (int64_t)time(NULL);
 			if (json_unpack((json_t *)req, "{s?I}", "duration_s", &duration) != 0 || duration < 0) {
 				answer_error(out, out_len, "duration_s must be a whole number of seconds >= 0");
 				return true;
 			}
-			if (p->have_xdp)
-				rc = xdp_maps_block(&p->maps, &x,
-						    duration ? mono_ns() + (uint64_t)duration * 1000000000ull : 0,
-						    XDP_BLOCK_MANUAL);
-			if (single)
-				tell_workers(p, c.addr, len,
-					     duration ? (int64_t)time(NULL) + duration : INT64_MAX / 2);
+			if (block_list_put(p, &c, duration ? now + duration : 0, XDP_BLOCK_MANUAL) != 0)
+				rc = -E2BIG;
+			else
+				rc = xdp_put_block(p, &p->blocks[p->n_blocks - 1], now);
+			if (rc == 0 && single)
+				tell_workers(p, c.addr, len, duration ? now + duration : INT64_MAX / 2);
 		} else if (!strcmp(cmd, "unblock")) {
+			bool listed = block_list_remove(p, &c);
 			if (p->have_xdp)
 				rc = xdp_maps_unblock(&p->maps, &x);
 			if (single)
 				tell_workers(p, c.addr, len, 0);
-			if (rc == -ENOENT && single)
-				rc = 0;         /* a lockout known only to the workers */
+			if (rc == -ENOENT && (listed || single))
+				rc = 0;         /* not in the trie: no XDP, or a worker-only lockout */
+			if (!listed && !single && !p->have_xdp)
+				rc = -ENOENT;
 		} else {
 			bool add = !strcmp(cmd, "allow");
 			if (p->have_xdp)
@@ -300,18 +432,31 @@ bool protection_command(struct protection *p, const char *cmd, const json_t *req
 		if (rc != 0) {
 			char why[128];
 			snprintf(why, sizeof(why), "%s failed: %s", cmd,
-				 rc == -ENOENT ? "no such entry" : strerror(-rc));
+				 rc == -ENOENT ? "no such entry" : rc == -E2BIG ? "the block list is full" :
+				 strerror(-rc));
 			answer_error(out, out_len, why);
 		} else {
+			if (p->dirty)
+				save_access(p);
 			answer(out, out_len, json_pack("{s:b}", "ok", 1));
 		}
 		return true;
 	}
 	if (!strcmp(cmd, "blocks")) {
-		struct list_ctx ctx = { json_array(), mono_ns() };
-		if (p->have_xdp)
-			(void)xdp_maps_foreach_block(&p->maps, list_block, &ctx);
-		answer(out, out_len, json_pack("{s:b,s:b,s:o}", "ok", 1, "xdp", p->have_xdp, "blocks", ctx.array));
+		json_t *array = json_array();
+		int64_t now = (int64_t)time(NULL);
+		char text[64];
+		for (size_t i = 0; i < p->n_blocks; i++) {
+			const struct block_rec *b = &p->blocks[i];
+			if ((b->expires_s && b->expires_s <= now) ||
+			    store_cidr_format(&b->cidr, text, sizeof(text)) != 0)
+				continue;
+			json_array_append_new(array, json_pack("{s:s,s:s,s:I,s:I}", "cidr", text, "reason",
+							       reason_name(b->reason), "remaining_s",
+							       (json_int_t)(b->expires_s ? b->expires_s - now : -1),
+							       "expires_at", (json_int_t)b->expires_s));
+		}
+		answer(out, out_len, json_pack("{s:b,s:b,s:o}", "ok", 1, "xdp", p->have_xdp, "blocks", array));
 		return true;
 	}
 	if (!strcmp(cmd, "allowlist")) {

@@ -8,6 +8,10 @@
  * report that the prefilter is absent; lockouts still apply in the
  * workers' own tables.
  *
+ * Blocks (manual and lockouts, with wall-clock expiry) and the allowlist
+ * persist in <state_dir>/access.json, written on every manual change and at
+ * most once a second for lockouts, and loaded at start.
+ *
  * Commands (JSON lines on the mgmt socket):
  *   {"cmd":"block","cidr":"198.18.1.0/24"[,"duration_s":N]}   0/absent: until unblocked
  *   {"cmd":"unblock","cidr":"..."}
@@ -36,6 +40,7 @@ struct protection_config {
 	uint32_t global_rate_pps;        /* 0: no global cap */
 	uint32_t global_burst;
 	unsigned n_rx_cpus;              /* CPUs that receive: the global cap is split */
+	const char *access_path;         /* blocks and allowlist persist here (NULL: not) */
 };
 
 struct protection;

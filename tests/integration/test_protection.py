@@ -200,10 +200,29 @@ for i in range(50):
     kinds = {e.get("event") for e in h.get("events", [])}
     tap.check({"auth-failed", "locked-out"} <= kinds,
               "failed authentications and the lockout are in history (failed-registration log)", kinds)
+    c.ctl("block", "198.18.1.0/24", "--duration", "120")
     c.stop()
     dp.stop()
 
-    # 7. A lockout expires by itself (dataplane restarted with duration_s = 3).
+    # 8. Blocks and the allowlist survive a restart (access.json).
+    dp.start()
+    b = blocks(dp)
+    tap.check(b.get("198.18.1.0/24", {}).get("reason") == "manual"
+              and "198.18.0.30" in mgmt(dp, {"cmd": "allowlist"})["allow"],
+              "blocks and the allowlist survive a dataplane restart", b)
+    before = xdp(dp)["drop_blocked"]
+    net.client_python(r'''
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.1.9", 0))
+for i in range(20):
+    s.sendto(b"REGISTER sip:sipreg.test SIP/2.0\r\n\r\n", ("198.18.0.1", 5060))
+''')
+    tap.check(wait_for(lambda: xdp(dp)["drop_blocked"] - before >= 20),
+              "after the restart the restored block drops in XDP again", xdp(dp))
+    dp.stop()
+
+    # 9. A lockout expires by itself (dataplane restarted with duration_s = 3).
     dp_short = Dataplane(net, extra_config=SIP_CONFIG + "[lockout]\nfailures = 5\nwindow_s = 60\nduration_s = 3\n")
     import_accounts(dp_short, [("bob", "secret-b")])
     dp_short.start()
@@ -221,7 +240,7 @@ for i in range(50):
               blocks(dp_short))
     dp_short.stop()
 
-    # 8. respond_unknown = drop: scanners get no answer for unknown users.
+    # 10. respond_unknown = drop: scanners get no answer for unknown users.
     net2 = TestNet("silent")
     dp2 = Dataplane(net2, extra_config=SIP_CONFIG + "respond_unknown = drop\n")
     import_accounts(dp2, [("alice", "secret-a")])
