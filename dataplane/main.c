@@ -84,6 +84,7 @@ struct registrar_state {
 	struct mgmt *mgmt;
 	pthread_mutex_t reload_lock;
 	struct lockout_table *lockouts[CONFIG_MAX_WORKERS];
+	struct rate_table *rates_tables[CONFIG_MAX_WORKERS];
 	struct rte_ring *lockout_notices;
 	struct prefix_list *allowlist;          /* registrars load it atomically */
 	struct protection *protection;
@@ -206,8 +207,9 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 		rs->digest[k] = digest_engine_create(rs->secret, cfg->nonce_validity_s);
 		rs->replay[k] = replay_cache_create(REPLAY_ENTRIES, (int)rte_socket_id());
 		rs->lockouts[k] = lockout_table_create(LOCKOUT_ENTRIES, (int)rte_socket_id());
+		rs->rates_tables[k] = rate_table_create(LOCKOUT_ENTRIES, (int)rte_socket_id());
 		if (!rs->rings[k] || !rs->tables[k] || !rs->handoff[k] || !rs->commands[k] ||
-		    !rs->digest[k] || !rs->replay[k] || !rs->lockouts[k]) {
+		    !rs->digest[k] || !rs->replay[k] || !rs->lockouts[k] || !rs->rates_tables[k]) {
 			fprintf(stderr, "sipreg-dataplane: worker %u: out of memory for %u bindings "
 				"(lower [store] bindings_per_worker or raise [dataplane] memory_mb)\n",
 				k, cfg->bindings_per_worker);
@@ -268,6 +270,7 @@ static void registrar_teardown(struct registrar_state *rs, unsigned n)
 		digest_engine_free(rs->digest[k]);
 		replay_cache_free(rs->replay[k]);
 		lockout_table_free(rs->lockouts[k]);
+		rate_table_free(rs->rates_tables[k]);
 	}
 	account_table_free(rs->accounts);
 	rte_free(rs->qsbr);
@@ -637,6 +640,7 @@ int main(int argc, char **argv)
 			.global_burst = cfg.rate_global_burst,
 			.n_rx_cpus = n_rx,
 			.access_path = access_path,
+			.n_workers = cfg.workers,
 		};
 		rs.protection = protection_create(&pc, rs.lockout_notices, &rs.allowlist, rs.qsbr, err,
 						  sizeof(err));
@@ -656,6 +660,13 @@ int main(int argc, char **argv)
 			quit = true;
 		} else if (rs.protection) {
 			protection_attach_mgmt(rs.protection, rs.mgmt);
+		}
+		/* Without XDP the workers apply the same rules in software. */
+		for (unsigned k = 0; rs.protection && !xdp && k < cfg.workers; k++) {
+			workers[k].soft_blocks = protection_soft_blocks(rs.protection);
+			workers[k].soft_rates = protection_soft_rates(rs.protection);
+			workers[k].rates = rs.rates_tables[k];
+			__atomic_store_n(&workers[k].soft_filter, true, __ATOMIC_RELEASE);
 		}
 	}
 	__atomic_store_n(&stats->ready, 1, __ATOMIC_RELEASE);

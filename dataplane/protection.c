@@ -38,6 +38,9 @@ struct protection {
 	struct block_rec *blocks;
 	size_t n_blocks, cap_blocks;
 	bool dirty;               /* access.json is behind */
+	bool soft_dirty;          /* soft_blocks is behind (no XDP) */
+	struct prefix_list *soft_blocks;  /* published for the workers */
+	struct soft_rates soft_rates;
 };
 
 static uint64_t mono_ns(void)
@@ -62,7 +65,7 @@ static int block_list_put(struct protection *p, const struct store_cidr *c, int6
 		if (same_cidr(&p->blocks[i].cidr, c)) {
 			p->blocks[i].expires_s = expires_s;
 			p->blocks[i].reason = reason;
-			p->dirty = true;
+			p->dirty = p->soft_dirty = true;
 			return 0;
 		}
 	if (p->n_blocks == XDP_MAX_BLOCKS)
@@ -76,7 +79,7 @@ static int block_list_put(struct protection *p, const struct store_cidr *c, int6
 		p->cap_blocks = cap;
 	}
 	p->blocks[p->n_blocks++] = (struct block_rec){ *c, expires_s, reason };
-	p->dirty = true;
+	p->dirty = p->soft_dirty = true;
 	return 0;
 }
 
@@ -86,13 +89,14 @@ static bool block_list_remove(struct protection *p, const struct store_cidr *c)
 	for (size_t i = 0; i < p->n_blocks; i++)
 		if (same_cidr(&p->blocks[i].cidr, c)) {
 			p->blocks[i] = p->blocks[--p->n_blocks];
-			p->dirty = true;
+			p->dirty = p->soft_dirty = true;
 			return true;
 		}
 	return false;
 }
 
 static void prefix_from_cidr(const struct store_cidr *c, struct xdp_prefix *x);
+static void publish_soft_blocks(struct protection *p);
 
 /* Puts one block into the XDP trie (wall-clock expiry to monotonic). */
 static int xdp_put_block(struct protection *p, const struct block_rec *b, int64_t now_s)
@@ -230,10 +234,14 @@ struct protection *protection_create(const struct protection_config *cfg,
 			return NULL;
 		}
 	}
+	if (!cfg->xdp_iface)
+		(void)protection_set_rates(p, cfg->per_ip_rate_pps, cfg->global_rate_pps);
 	if (load_access(p, err, err_len) != 0) {
 		protection_free(p);
 		return NULL;
 	}
+	p->soft_dirty = true;
+	publish_soft_blocks(p);
 	return p;
 }
 
@@ -241,8 +249,18 @@ int protection_set_rates(struct protection *p, uint32_t per_ip_pps, uint32_t glo
 {
 	unsigned cpus = p->cfg.n_rx_cpus ? p->cfg.n_rx_cpus : 1;
 
-	if (!p->have_xdp)
-		return -ENODEV;
+	if (!p->have_xdp) {
+		unsigned workers = p->cfg.n_workers ? p->cfg.n_workers : 1;
+		uint32_t ip_burst = p->cfg.per_ip_burst > per_ip_pps ? p->cfg.per_ip_burst : per_ip_pps;
+		uint32_t g_burst = p->cfg.global_burst > global_pps ? p->cfg.global_burst : global_pps;
+		__atomic_store_n(&p->soft_rates.per_ip_burst, ip_burst, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->soft_rates.per_ip_pps, per_ip_pps, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->soft_rates.global_burst_per_worker, (g_burst + workers - 1) / workers,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&p->soft_rates.global_pps_per_worker, (global_pps + workers - 1) / workers,
+				 __ATOMIC_RELAXED);
+		return 0;
+	}
 	p->cfg.per_ip_rate_pps = per_ip_pps;
 	p->cfg.global_rate_pps = global_pps;
 	/* A burst below the rate would cap it: never less than one second. */
@@ -273,6 +291,7 @@ void protection_free(struct protection *p)
 	if (p->have_xdp)
 		xdp_maps_close(&p->maps);
 	free(p->blocks);
+	free(p->soft_blocks);
 	free((char *)p->cfg.access_path);
 	free(p);
 }
@@ -303,6 +322,43 @@ static void prefix_from_cidr(const struct store_cidr *c, struct xdp_prefix *x)
 	memcpy(x->addr, c->addr, x->family == 4 ? 4 : 16);
 }
 
+/* Without XDP: republishes the CIDR blocks for the workers (single
+ * addresses live in their lockout tables); the old list is freed once
+ * every worker has moved on. */
+static void publish_soft_blocks(struct protection *p)
+{
+	struct prefix_list *fresh, *old;
+	int64_t now = (int64_t)time(NULL);
+
+	if (p->have_xdp || !p->soft_dirty)
+		return;
+	fresh = malloc(sizeof(*fresh) + sizeof(struct store_cidr) * (p->n_blocks + 1));
+	if (!fresh)
+		return;
+	fresh->n = 0;
+	for (size_t i = 0; i < p->n_blocks; i++) {
+		const struct block_rec *b = &p->blocks[i];
+		bool single = b->cidr.prefix_len == (b->cidr.family == AF_INET ? 32 : 128);
+		if (!single && (b->expires_s == 0 || b->expires_s > now))
+			fresh->cidrs[fresh->n++] = b->cidr;
+	}
+	old = __atomic_exchange_n(&p->soft_blocks, fresh, __ATOMIC_ACQ_REL);
+	if (p->qsbr)
+		rte_rcu_qsbr_synchronize(p->qsbr, RTE_QSBR_THRID_INVALID);
+	free(old);
+	p->soft_dirty = false;
+}
+
+struct prefix_list **protection_soft_blocks(struct protection *p)
+{
+	return p->have_xdp ? NULL : &p->soft_blocks;
+}
+
+const struct soft_rates *protection_soft_rates(struct protection *p)
+{
+	return p->have_xdp ? NULL : &p->soft_rates;
+}
+
 void protection_tick(struct protection *p)
 {
 	struct lockout_notice n;
@@ -330,13 +386,14 @@ void protection_tick(struct protection *p)
 			if (p->have_xdp)
 				(void)xdp_maps_unblock(&p->maps, &x);
 			p->blocks[i] = p->blocks[--p->n_blocks];
-			p->dirty = true;
+			p->dirty = p->soft_dirty = true;
 		} else {
 			i++;
 		}
 	}
 	if (p->dirty)
 		save_access(p);
+	publish_soft_blocks(p);
 }
 
 static bool parse_cidr_arg(const json_t *req, struct store_cidr *c, char *out, size_t out_len)
@@ -438,6 +495,7 @@ bool protection_command(struct protection *p, const char *cmd, const json_t *req
 		} else {
 			if (p->dirty)
 				save_access(p);
+			publish_soft_blocks(p);
 			answer(out, out_len, json_pack("{s:b}", "ok", 1));
 		}
 		return true;

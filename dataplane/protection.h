@@ -40,7 +40,17 @@ struct protection_config {
 	uint32_t global_rate_pps;        /* 0: no global cap */
 	uint32_t global_burst;
 	unsigned n_rx_cpus;              /* CPUs that receive: the global cap is split */
+	unsigned n_workers;
 	const char *access_path;         /* blocks and allowlist persist here (NULL: not) */
+};
+
+/* The rate rules for the software path (ports without XDP), written by
+ * the mgmt thread, read by workers (aligned 32-bit words). */
+struct soft_rates {
+	uint32_t per_ip_pps;
+	uint32_t per_ip_burst;
+	uint32_t global_pps_per_worker;
+	uint32_t global_burst_per_worker;
 };
 
 struct protection;
@@ -53,6 +63,11 @@ struct protection *protection_create(const struct protection_config *cfg,
 				     struct rte_ring *notices, struct prefix_list **allowlist,
 				     struct rte_rcu_qsbr *qsbr, char *err, size_t err_len);
 
+/* Without XDP: the CIDR blocks workers check in software (single addresses
+ * are in their lockout tables), and the rates they apply. NULL with XDP. */
+struct prefix_list **protection_soft_blocks(struct protection *p);
+const struct soft_rates *protection_soft_rates(struct protection *p);
+
 /* The mgmt thread must be known before ticks and commands run. */
 void protection_attach_mgmt(struct protection *p, struct mgmt *m);
 
@@ -61,8 +76,8 @@ bool protection_command(struct protection *p, const char *cmd, const json_t *req
 			size_t out_len);
 void protection_tick(struct protection *p);
 
-/* Changes the rate limits (0: off) in the XDP config map. Returns 0, or a
- * negative errno (-ENODEV: no XDP prefilter on this port). */
+/* Changes the rate limits (0: off): in the XDP config map, or for the
+ * workers' software path. Returns 0 or a negative errno. */
 int protection_set_rates(struct protection *p, uint32_t per_ip_pps, uint32_t global_pps);
 
 void protection_free(struct protection *p);

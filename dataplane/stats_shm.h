@@ -66,6 +66,9 @@
 	X(lockouts)            /* sources that crossed the failure limit */ \
 	X(lockout_notices_lost) /* mgmt ring full: XDP block delayed */ \
 	X(retransmissions)     /* an authorized REGISTER again: re-answered */ \
+	X(drop_blocked_sw)     /* no XDP: blocked or locked-out source */ \
+	X(drop_rate_ip_sw)     /* no XDP: source over [rate] per_ip_pps */ \
+	X(drop_rate_global_sw) /* no XDP: over [rate] global_pps */      \
 	X(busy_cycles)         /* TSC cycles spent on received bursts */  \
 	X(tsc_hz)              /* TSC frequency, to turn cycles into time */
 

@@ -24,12 +24,17 @@ static const enum stats_counter drop_counter[] = {
 	[PACKET_BAD_CHECKSUM] = STAT_drop_bad_checksum,
 };
 
-int64_t worker_now_s(const struct worker *w)
+uint64_t worker_now_ns(const struct worker *w)
 {
 	uint64_t elapsed_ns = (uint64_t)(((unsigned __int128)(rte_get_tsc_cycles() - w->start_tsc) *
 					  w->ns_per_cycle_q32) >> 32);
 
-	return (w->start_unix_ns + (int64_t)elapsed_ns) / 1000000000;
+	return (uint64_t)w->start_unix_ns + elapsed_ns;
+}
+
+int64_t worker_now_s(const struct worker *w)
+{
+	return (int64_t)(worker_now_ns(w) / 1000000000);
 }
 
 enum verdict { VERDICT_FREE, VERDICT_REPLY, VERDICT_HANDED_OFF };
@@ -79,9 +84,46 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 	}
 }
 
+/* The XDP program's rules in software, at the top of the worker loop, for
+ * ports without it: allowlisted sources pass; blocked and locked-out
+ * sources, and sources over their rate or the global cap, are dropped.
+ * Returns true when the datagram may go on. */
+static bool soft_filter_pass(struct worker *w, const struct udp_datagram *d, uint64_t now_ns)
+{
+	struct sip_source src = { .ip_version = d->ip_version, .port = d->src_port };
+	uint8_t len = d->ip_version == 4 ? 4 : 16;
+	const struct soft_rates *r = w->soft_rates;
+
+	memcpy(src.addr, d->ip_version == 4 ? (const uint8_t *)&d->src.v4 : d->src.v6, len);
+	if (w->registrar.allowlist &&
+	    prefix_list_contains(__atomic_load_n(w->registrar.allowlist, __ATOMIC_ACQUIRE), &src))
+		return true;
+	if ((w->registrar.lockouts &&
+	     lockout_table_is_locked(w->registrar.lockouts, src.addr, len, (int64_t)(now_ns / 1000000000))) ||
+	    (w->soft_blocks && prefix_list_contains(__atomic_load_n(w->soft_blocks, __ATOMIC_ACQUIRE), &src))) {
+		w->counters[STAT_drop_blocked_sw]++;
+		return false;
+	}
+	if (r && w->rates &&
+	    !rate_table_take(w->rates, src.addr, len, now_ns, __atomic_load_n(&r->per_ip_pps, __ATOMIC_RELAXED),
+			     __atomic_load_n(&r->per_ip_burst, __ATOMIC_RELAXED))) {
+		w->counters[STAT_drop_rate_ip_sw]++;
+		return false;
+	}
+	if (r && !rate_bucket_take(&w->global_bucket, now_ns,
+				   __atomic_load_n(&r->global_pps_per_worker, __ATOMIC_RELAXED),
+				   __atomic_load_n(&r->global_burst_per_worker, __ATOMIC_RELAXED))) {
+		w->counters[STAT_drop_rate_global_sw]++;
+		return false;
+	}
+	return true;
+}
+
 uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 			      bool handed_off, int64_t now_s)
 {
+	uint64_t now_ns = w->soft_filter ? worker_now_ns(w) : 0;
+
 	uint16_t n_reply = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -107,6 +149,10 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 			w->counters[STAT_handoff_received]++;
 		else
 			w->counters[STAT_rx_sip_datagrams]++;
+		if (w->soft_filter && !handed_off && !soft_filter_pass(w, &d, now_ns)) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
 		if (w->mode == DATAPLANE_MODE_ECHO) {
 			if (packet_make_reply(m, &d, d.payload_len) == 0) {
 				w->counters[STAT_echo_replies]++;

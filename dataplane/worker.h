@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "protection.h"
+#include "rate_table.h"
 #include "registrar.h"
 #include "stats_shm.h"
 
@@ -33,6 +35,12 @@ struct worker {
 	struct rte_ring *cmd_in;        /* struct worker_command * from the mgmt thread */
 	struct rte_ring **handoff_rings;/* every worker's handoff_in, by index */
 	struct rte_rcu_qsbr *qsbr;      /* account table reclamation */
+	/* Software prefilter, for ports without XDP (protection.h) */
+	bool soft_filter;
+	struct prefix_list *const *soft_blocks;
+	const struct soft_rates *soft_rates;
+	struct rate_table *rates;
+	struct rate_bucket global_bucket;
 	uint64_t tsc_hz;
 	uint64_t ns_per_cycle_q32;      /* 1e9 / tsc_hz in 32.32 fixed point */
 	uint64_t *latency_hist;         /* this worker's histogram in the stats file */
@@ -57,7 +65,8 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 /* Once a second: expire bindings. Exposed for tests. */
 void worker_housekeeping(struct worker *w, int64_t now_s);
 
-/* Current Unix time from the TSC (no syscall). */
+/* Current Unix time from the TSC (no syscall), in seconds / nanoseconds. */
 int64_t worker_now_s(const struct worker *w);
+uint64_t worker_now_ns(const struct worker *w);
 
 #endif
