@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "recovery.h"
 #include "stats_shm.h"
+#include "xdp_maps.h"
 
 #define BINDINGS_MAP_BYTES (8ULL << 30)   /* the dataplane's default (checkpoint.h) */
 #define HISTORY_MAP_BYTES (32ULL << 30)
@@ -672,6 +673,28 @@ static void cmd_protection(struct control *c, const char *cmd, const json_t *req
 			   const struct admin_peer *peer, struct outbuf *out)
 {
 	char err[512];
+
+	/* The prefilter's maps are reachable from here too (xdp_maps.h): the
+	 * drop counters then do not depend on the dataplane answering. */
+	if (strcmp(cmd, "xdp_counters") == 0 && c->cfg.xdp_iface) {
+		struct xdp_maps maps;
+		uint64_t values[XDP_COUNT_MAX];
+		if (xdp_maps_open(c->cfg.xdp_iface, &maps, err, sizeof(err)) != 0) {
+			answer_error(out, err);
+			return;
+		}
+		int rc = xdp_maps_counters(&maps, values);
+		xdp_maps_close(&maps);
+		if (rc != 0) {
+			answer_error(out, "cannot read the XDP counters");
+			return;
+		}
+		json_t *o = json_object();
+		for (unsigned i = 0; i < XDP_COUNT_MAX; i++)
+			json_object_set_new(o, xdp_counter_name(i), json_integer((json_int_t)values[i]));
+		answer_json(out, json_pack("{s:b,s:s,s:o}", "ok", 1, "source", "xdp maps", "counters", o));
+		return;
+	}
 	bool change = strcmp(cmd, "block") == 0 || strcmp(cmd, "unblock") == 0 ||
 		      strcmp(cmd, "allow") == 0 || strcmp(cmd, "disallow") == 0;
 	json_t *dpreq = json_deep_copy(req), *ans;

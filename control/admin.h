@@ -40,6 +40,7 @@ struct control_config {
 	const char *instance;             /* sipreg */
 	const char *dataplane_socket;     /* <state_dir>/dataplane.sock */
 	const char *realm;                /* for passwords -> HA1: sipreg.test */
+	const char *xdp_iface;            /* read the XDP maps directly (NULL: via the dataplane) */
 };
 
 struct rate_sample {

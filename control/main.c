@@ -25,6 +25,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sipreg-control [--state-dir DIR] [--stats-dir DIR] [--instance NAME]\n"
 		"                      [--socket PATH] [--dataplane-socket PATH] [--realm REALM]\n"
+		"                      [--xdp-iface IFACE]   (read XDP drop counters from the maps\n"
+		"                       of the prefilter on IFACE, in this network namespace)\n"
 		"defaults: --state-dir /var/lib/sipreg --stats-dir /dev/shm --instance sipreg\n"
 		"          --socket <state-dir>/control.sock --dataplane-socket <state-dir>/dataplane.sock\n"
 		"          --realm sipreg.test (HA1s of passwords given to account_add/import)\n"
@@ -40,6 +42,7 @@ int main(int argc, char **argv)
 		{ "instance", required_argument, NULL, 'i' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "dataplane-socket", required_argument, NULL, 'D' },
+		{ "xdp-iface", required_argument, NULL, 'X' },
 		{ "realm", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -61,6 +64,7 @@ int main(int argc, char **argv)
 		case 'i': cfg.instance = optarg; break;
 		case 'S': socket_path = optarg; break;
 		case 'D': cfg.dataplane_socket = optarg; break;
+		case 'X': cfg.xdp_iface = optarg; break;
 		case 'r': cfg.realm = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

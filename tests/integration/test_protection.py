@@ -15,6 +15,7 @@ XDP prefilter, brute-force lockout, blocklist and allowlist, silent mode.
 import json
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -190,6 +191,24 @@ for i in range(50):
               (out, err))
     d = c.json("drops")
     tap.check(d.get("counters", {}).get("drop_blocked", 0) > 0, "sipregctl drops: XDP drops by reason", d)
+    # sipreg-control reads the prefilter's maps itself (in the server namespace).
+    sock2 = os.path.join(dp.dir, "control-xdp.sock")
+    ctl2 = subprocess.Popen(["ip", "netns", "exec", net.srv_ns, os.path.join(BUILD_DIR, "control", "sipreg-control"),
+                             "--state-dir", dp.state_dir, "--stats-dir", dp.dir, "--instance", dp.instance,
+                             "--socket", sock2, "--xdp-iface", net.srv_if],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    on_cleanup(lambda: ctl2.poll() is None and (ctl2.terminate(), ctl2.wait(5)))
+    wait_for(lambda: os.path.exists(sock2), timeout=5)
+    r = subprocess.run([os.path.join(BUILD_DIR, "tools", "sipregctl"), "--socket", sock2, "--json", "drops"],
+                       capture_output=True, text=True, timeout=30)
+    try:
+        d2 = json.loads(r.stdout)
+    except ValueError:
+        d2 = {"stdout": r.stdout, "stderr": r.stderr}
+    tap.check(d2.get("counters", {}).get("drop_blocked", 0) > 0,
+              "sipreg-control --xdp-iface reads the XDP maps directly", d2)
+    ctl2.terminate()
+    ctl2.wait(5)
     rc, out, err = c.ctl("block", "not-an-address")
     tap.check(rc == 1 and "cidr" in err, "sipregctl block with a bad CIDR: an error naming it", (rc, err))
     h = c.json("history", "--type", "admin")
