@@ -624,6 +624,29 @@ static void wait_removed(struct control *c, const char *aor, const char *bkey)
 	}
 }
 
+/* Sends req (consumed) to the dataplane. Returns its answer when it says
+ * ok; otherwise answers the error to the client and returns NULL. */
+static json_t *dataplane_ok(struct control *c, json_t *req, struct outbuf *out)
+{
+	char err[512];
+	json_t *ans = dpclient_call(c->cfg.dataplane_socket, req, err, sizeof(err));
+
+	json_decref(req);
+	if (!ans) {
+		answer_error(out, err);
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		const char *e = json_string_value(json_object_get(ans, "error"));
+
+		snprintf(err, sizeof(err), "dataplane: %s", e ? e : "failed");
+		json_decref(ans);
+		answer_error(out, err);
+		return NULL;
+	}
+	return ans;
+}
+
 static void cmd_kick(struct control *c, const json_t *req, const struct admin_peer *peer,
 		     struct outbuf *out)
 {
@@ -639,20 +662,8 @@ static void cmd_kick(struct control *c, const json_t *req, const struct admin_pe
 	dpreq = json_pack("{ssss}", "cmd", "kick", "aor", aor);
 	if (bkey[0])
 		json_object_set_new(dpreq, "binding_key", json_string(bkey));
-	ans = dpclient_call(c->cfg.dataplane_socket, dpreq, err, sizeof(err));
-	json_decref(dpreq);
-	if (!ans) {
-		answer_error(out, err);
+	if ((ans = dataplane_ok(c, dpreq, out)) == NULL)
 		return;
-	}
-	if (!json_is_true(json_object_get(ans, "ok"))) {
-		const char *e = json_string_value(json_object_get(ans, "error"));
-
-		snprintf(err, sizeof(err), "dataplane: %s", e ? e : "kick failed");
-		json_decref(ans);
-		answer_error(out, err);
-		return;
-	}
 	json_int_t removed = json_integer_value(json_object_get(ans, "removed"));
 	json_decref(ans);
 	if (removed > 0)
@@ -708,20 +719,8 @@ static void cmd_protection(struct control *c, const char *cmd, const json_t *req
 		answer_error(out, "needs \"cidr\": an address or prefix, e.g. 198.18.1.0/24");
 		return;
 	}
-	ans = dpclient_call(c->cfg.dataplane_socket, dpreq, err, sizeof(err));
-	json_decref(dpreq);
-	if (!ans) {
-		answer_error(out, err);
+	if ((ans = dataplane_ok(c, dpreq, out)) == NULL)
 		return;
-	}
-	if (!json_is_true(json_object_get(ans, "ok"))) {
-		const char *e = json_string_value(json_object_get(ans, "error"));
-
-		snprintf(err, sizeof(err), "dataplane: %s", e ? e : "failed");
-		json_decref(ans);
-		answer_error(out, err);
-		return;
-	}
 	if (change) {
 		json_t *action = json_pack("{sssO}", "action", cmd, "cidr", json_object_get(req, "cidr"));
 		json_t *duration = json_object_get(req, "duration_s");

@@ -13,7 +13,7 @@ struct rate_entry {
 	uint8_t addr[16];
 	uint8_t len;              /* 0: empty */
 	uint8_t pad[7];
-	struct rate_bucket bucket;
+	struct xdp_bucket bucket;
 };
 
 struct rate_table {
@@ -48,28 +48,6 @@ void rate_table_free(struct rate_table *t)
 	rte_free(t);
 }
 
-/* The XDP program's bucket_take (sip_prefilter.bpf.c), in user space. */
-bool rate_bucket_take(struct rate_bucket *b, uint64_t now_ns, uint32_t rate_pps, uint32_t burst)
-{
-	uint64_t cap = (uint64_t)burst * 1000, elapsed = now_ns - b->last_ns, tokens = b->tokens_milli;
-
-	if (rate_pps == 0)
-		return true;
-	if (b->last_ns == 0 || elapsed > 10000000000ULL)
-		tokens = cap;
-	else
-		tokens += elapsed * rate_pps / 1000000;
-	if (tokens > cap)
-		tokens = cap;
-	b->last_ns = now_ns;
-	if (tokens < 1000) {
-		b->tokens_milli = tokens;
-		return false;
-	}
-	b->tokens_milli = tokens - 1000;
-	return true;
-}
-
 bool rate_table_take(struct rate_table *t, const uint8_t *addr, uint8_t len, uint64_t now_ns,
 		     uint32_t rate_pps, uint32_t burst)
 {
@@ -81,12 +59,12 @@ bool rate_table_take(struct rate_table *t, const uint8_t *addr, uint8_t len, uin
 	victim = &set[0];
 	for (int i = 0; i < WAYS; i++) {
 		if (set[i].len == len && memcmp(set[i].addr, addr, len) == 0)
-			return rate_bucket_take(&set[i].bucket, now_ns, rate_pps, burst);
+			return xdp_bucket_take(&set[i].bucket, now_ns, rate_pps, burst);
 		if (set[i].len == 0 || set[i].bucket.last_ns < victim->bucket.last_ns)
 			victim = &set[i];
 	}
 	memset(victim, 0, sizeof(*victim));
 	memcpy(victim->addr, addr, len);
 	victim->len = len;
-	return rate_bucket_take(&victim->bucket, now_ns, rate_pps, burst);
+	return xdp_bucket_take(&victim->bucket, now_ns, rate_pps, burst);
 }

@@ -12,6 +12,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/types.h>
+
+#include "xdp_shared.h"
 
 struct rate_table;
 
@@ -25,13 +28,7 @@ void rate_table_free(struct rate_table *t);
 bool rate_table_take(struct rate_table *t, const uint8_t *addr, uint8_t len, uint64_t now_ns,
 		     uint32_t rate_pps, uint32_t burst);
 
-/* A single bucket (the worker's share of the global cap). */
-struct rate_bucket {
-	uint64_t tokens_milli;
-	uint64_t last_ns;
-};
-
-/* Same rule for one bucket. Returns true when the packet may pass. */
-bool rate_bucket_take(struct rate_bucket *b, uint64_t now_ns, uint32_t rate_pps, uint32_t burst);
+/* A single bucket (a worker's share of the global cap) is a struct
+ * xdp_bucket, taken with xdp_bucket_take (xdp_shared.h). */
 
 #endif

@@ -180,20 +180,26 @@ static void append_to_tag(struct response_writer *w, struct sip_slice call_id)
 	response_append(w, tag, sizeof(tag));
 }
 
-void response_begin(struct response_writer *w, char *buf, size_t cap, unsigned code,
-		    const char *reason, const struct sip_msg *req,
-		    const struct sip_source *src)
+/* Points w at buf and writes the status line. */
+static void status_line(struct response_writer *w, char *buf, size_t cap, unsigned code,
+			const char *reason)
 {
 	w->buf = buf;
 	w->cap = cap;
 	w->len = 0;
 	w->overflow = false;
-
 	response_append(w, "SIP/2.0 ", 8);
 	response_append_u32(w, code);
 	response_append(w, " ", 1);
 	response_append_str(w, reason);
 	response_append(w, "\r\n", 2);
+}
+
+void response_begin(struct response_writer *w, char *buf, size_t cap, unsigned code,
+		    const char *reason, const struct sip_msg *req,
+		    const struct sip_source *src)
+{
+	status_line(w, buf, cap, code, reason);
 	for (unsigned i = 0; i < req->via_count; i++)
 		append_via(w, &req->via[i], i == 0, src);
 	response_append(w, "From: ", 6);
@@ -244,21 +250,13 @@ bool response_begin_raw(struct response_writer *w, char *buf, size_t cap, unsign
 	const char *eol = memchr(p, '\n', len);
 	unsigned seen = 0;
 
-	w->buf = buf;
-	w->cap = cap;
-	w->len = 0;
-	w->overflow = false;
 	/* A request line ends in SIP/2.0; a response starts with it. */
+	status_line(w, buf, cap, code, reason);
 	if (!eol || eol - p < 12 || strncmp(p, "SIP/2.0", 7) == 0)
 		return false;
 	const char *version = eol - (eol[-1] == '\r' ? 8 : 7);
 	if (strncmp(version, "SIP/2.0", 7) != 0)
 		return false;
-	response_append(w, "SIP/2.0 ", 8);
-	response_append_u32(w, code);
-	response_append(w, " ", 1);
-	response_append_str(w, reason);
-	response_append(w, "\r\n", 2);
 	for (p = eol + 1; p < end; p = eol + 1) {
 		eol = memchr(p, '\n', (size_t)(end - p));
 		if (!eol)

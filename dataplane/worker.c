@@ -110,7 +110,7 @@ static bool soft_filter_pass(struct worker *w, const struct udp_datagram *d, uin
 		w->counters[STAT_drop_rate_ip_sw]++;
 		return false;
 	}
-	if (r && !rate_bucket_take(&w->global_bucket, now_ns,
+	if (r && !xdp_bucket_take(&w->global_bucket, now_ns,
 				   __atomic_load_n(&r->global_pps_per_worker, __ATOMIC_RELAXED),
 				   __atomic_load_n(&r->global_burst_per_worker, __ATOMIC_RELAXED))) {
 		w->counters[STAT_drop_rate_global_sw]++;

@@ -40,7 +40,7 @@ struct worker {
 	struct prefix_list *const *soft_blocks;
 	const struct soft_rates *soft_rates;
 	struct rate_table *rates;
-	struct rate_bucket global_bucket;
+	struct xdp_bucket global_bucket;  /* my share of the global cap */
 	uint64_t tsc_hz;
 	uint64_t ns_per_cycle_q32;      /* 1e9 / tsc_hz in 32.32 fixed point */
 	uint64_t *latency_hist;         /* this worker's histogram in the stats file */

@@ -90,32 +90,6 @@ static __always_inline int count(__u32 reason, int verdict)
 	return verdict;
 }
 
-/* Takes one packet from bucket b refilled at rate_pps up to burst.
- * Returns 1 when the packet may pass. Races between CPUs on one bucket
- * only make the limit slightly loose, never block legitimate traffic. */
-static __always_inline int bucket_take(struct xdp_bucket *b, __u64 now, __u32 rate_pps,
-				       __u32 burst)
-{
-	__u64 cap = (__u64)burst * 1000;
-	__u64 elapsed = now - b->last_ns;
-	__u64 tokens = b->tokens_milli;
-
-	/* rate_pps * elapsed_ns / 1e6 = tokens in 1/1000 packet. */
-	if (elapsed > 10000000000ULL)
-		tokens = cap;
-	else
-		tokens += elapsed * rate_pps / 1000000;
-	if (tokens > cap)
-		tokens = cap;
-	b->last_ns = now;
-	if (tokens < 1000) {
-		b->tokens_milli = tokens;
-		return 0;
-	}
-	b->tokens_milli = tokens - 1000;
-	return 1;
-}
-
 static __always_inline int rate_ok(void *map, void *key, __u64 now, __u32 rate, __u32 burst)
 {
 	struct xdp_bucket *b;
@@ -124,11 +98,13 @@ static __always_inline int rate_ok(void *map, void *key, __u64 now, __u32 rate, 
 		return 1;
 	b = bpf_map_lookup_elem(map, key);
 	if (!b) {
-		struct xdp_bucket fresh = { (__u64)burst * 1000 - 1000, now };
+		struct xdp_bucket fresh = { 0, 0 };
+
+		xdp_bucket_take(&fresh, now, rate, burst);
 		bpf_map_update_elem(map, key, &fresh, BPF_ANY);
 		return burst > 0;
 	}
-	return bucket_take(b, now, rate, burst);
+	return xdp_bucket_take(b, now, rate, burst);
 }
 
 static __always_inline int blocked(struct xdp_block *b, __u64 now)

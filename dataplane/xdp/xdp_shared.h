@@ -69,8 +69,37 @@ struct xdp_block {
 /* Token bucket of one source (rate maps), tokens in 1/1000 packet. */
 struct xdp_bucket {
 	__u64 tokens_milli;
-	__u64 last_ns;
+	__u64 last_ns;            /* 0: never used (starts full) */
 };
+
+/* Takes one packet from b at now_ns, refilled at rate_pps up to burst.
+ * Returns 1 when the packet may pass (always when rate_pps is 0). One
+ * definition for the XDP program and the workers' software path
+ * (rate_table.h). Races between CPUs on one bucket only make the limit
+ * slightly loose, never block legitimate traffic. */
+static inline int xdp_bucket_take(struct xdp_bucket *b, __u64 now_ns, __u32 rate_pps, __u32 burst)
+{
+	__u64 cap = (__u64)burst * 1000;
+	__u64 elapsed = now_ns - b->last_ns;
+	__u64 tokens = b->tokens_milli;
+
+	if (rate_pps == 0)
+		return 1;
+	/* rate_pps * elapsed_ns / 1e6 = tokens in 1/1000 packet. */
+	if (b->last_ns == 0 || elapsed > 10000000000ULL)
+		tokens = cap;
+	else
+		tokens += elapsed * rate_pps / 1000000;
+	if (tokens > cap)
+		tokens = cap;
+	b->last_ns = now_ns;
+	if (tokens < 1000) {
+		b->tokens_milli = tokens;
+		return 0;
+	}
+	b->tokens_milli = tokens - 1000;
+	return 1;
+}
 
 /* Index into the per-CPU array XDP_COUNTERS_MAP_NAME: one counter per
  * verdict, so every frame the program sees is counted exactly once. */
