@@ -393,6 +393,9 @@ static void compare_credential_list(struct ctx *c, const struct sip_credentials 
 		const char *pe = ours[i].params.ptr + ours[i].params.len;
 		if (ours[i].params.len >= 2 && pe[-1] != '"' && pe[-2] == '=')
 			return;
+		const char *gap = ours[i].scheme.ptr + ours[i].scheme.len;
+		if (ours[i].params.ptr != gap + 1 || *gap != ' ')
+			return; /* same class: not exactly one SP after "Digest" */
 		const char *pp = ours[i].params.ptr;
 		for (uint32_t k = 0; pp != NULL && k < ours[i].params.len; k++)
 			if (pp[k] == '\t' || ((pp[k] == ' ' || pp[k] == '\n') && k + 1 < ours[i].params.len &&
