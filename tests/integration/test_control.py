@@ -44,8 +44,19 @@ class Control:
              dp.instance, "--socket", self.socket],
             stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
         on_cleanup(self.stop)
-        if not wait_for(lambda: os.path.exists(self.socket), timeout=5):
-            raise RuntimeError("sipreg-control did not create %s" % self.socket)
+        # The socket file appears at bind(), before listen(): wait until a
+        # connection is accepted.
+        def listening():
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(self.socket)
+                return True
+            except OSError:
+                return False
+            finally:
+                s.close()
+        if not wait_for(listening, timeout=5):
+            raise RuntimeError("sipreg-control does not listen on %s" % self.socket)
 
     def ctl(self, *args, fmt=None, check=False):
         """Runs sipregctl; returns (exit code, stdout, stderr)."""
