@@ -51,6 +51,38 @@ def blocks(dp):
     return {b["cidr"]: b for b in mgmt(dp, {"cmd": "blocks"})["blocks"]}
 
 
+LOCKOUT_TIMING = r"""
+import hashlib, json, re, socket, time
+def md5(x): return hashlib.md5(x.encode()).hexdigest()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.21", 5090)); s.settimeout(2)
+def req(cseq, auth=""):
+    return ("REGISTER sip:sipreg.test SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.21:5090;branch=z9hG4bK%d;rport\r\n"
+            "From: <sip:bob@sipreg.test>;tag=t\r\nTo: <sip:bob@sipreg.test>\r\nCall-ID: lt%d\r\n"
+            "CSeq: %d REGISTER\r\nContact: <sip:bob@198.18.0.21:5090>\r\n%sContent-Length: 0\r\n\r\n"
+            % (cseq, cseq, cseq, auth)).encode()
+codes = []
+for i in range(5):
+    s.sendto(req(10 * i + 1), ("198.18.0.1", 5060))
+    r = s.recv(4000).decode(); codes.append(int(r[8:11]))
+    nonce = re.search(r'nonce="([^"]+)"', r).group(1)
+    ha1 = md5("bob:sipreg.test:wrong%d" % i); ha2 = md5("REGISTER:sip:sipreg.test")
+    resp = md5("%s:%s:00000001:c%d:auth:%s" % (ha1, nonce, i, ha2))
+    auth = ('Authorization: Digest username="bob", realm="sipreg.test", nonce="%s", uri="sip:sipreg.test", '
+            'response="%s", algorithm=MD5, cnonce="c%d", qop=auth, nc=00000001\r\n' % (nonce, resp, i))
+    s.sendto(req(10 * i + 2, auth), ("198.18.0.1", 5060))
+    codes.append(int(s.recv(4000).decode()[8:11]))
+t0 = time.time()
+early = late = 0
+while time.time() - t0 < 0.040:
+    s.sendto(req(999), ("198.18.0.1", 5060))
+    if time.time() - t0 >= 0.010: late += 1
+    else: early += 1
+    time.sleep(0.001)
+print(json.dumps({"codes": codes, "early": early, "late": late}))
+"""
+
+
 def svcrack(net, user, passwords, timeout=40):
     """svcrack from the client namespace (its packets leave from
     198.18.0.2); bounded by its own give-up time and a hard timeout."""
@@ -92,6 +124,20 @@ def main():
               "svcrack: the source is in the XDP block list as a lockout", b)
     tap.check(xdp(dp)["drop_blocked"] > 0, "svcrack: its later packets are XDP drops", xdp(dp))
 
+    # 1b. The 10 ms promise: a fresh source fails five times; datagrams it
+    # sends from 10 ms after the fifth 403 are all dropped in XDP.
+    xdp_before = xdp(dp)["drop_blocked"]
+    out = net.client_python(LOCKOUT_TIMING, timeout=60)
+    t = json.loads(out.strip().splitlines()[-1])
+    tap.check(t["codes"] == [401, 403] * 5,
+              "five wrong passwords from 198.18.0.21 (a Python phone)", t)
+    x = xdp(dp)
+    c = dp.stats()["counters"]
+    tap.check(t["late"] > 0 and x["drop_blocked"] - xdp_before >= t["late"],
+              "every datagram sent 10 ms or more after the fifth 403 is an XDP drop "
+              "(%d sent, %d locked-out drops in the worker before XDP took over)"
+              % (t["late"], c["drop_locked_out"][0]), (t, x))
+
     # 2. Unblocking removes the lockout from XDP and from the workers.
     tap.check(mgmt(dp, {"cmd": "unblock", "cidr": "198.18.0.2"})["ok"] and "198.18.0.2" not in blocks(dp),
               "unblock removes the lockout from the XDP block list")
@@ -118,7 +164,7 @@ def main():
     r = sipp(net, "register_load.xml", "198.18.0.1:5060", 8, rate=20, inf=wrong, source="198.18.0.20",
              keys={"domain": REALM, "expires": 600}, timeout=15)
     c = dp.stats()["counters"]
-    tap.check(c["lockouts"][0] == 1 and "198.18.0.20" not in blocks(dp),
+    tap.check(c["lockouts"][0] == 2 and "198.18.0.20" not in blocks(dp),
               "an allowlisted source is never locked out", "lockouts=%d blocks=%s" % (c["lockouts"][0], blocks(dp)))
     tap.check(xdp(dp)["redirect_allowlisted"] >= 16, "allowlisted packets pass the prefilter as such", xdp(dp))
 
