@@ -55,7 +55,6 @@ int control_open(struct control *c, const struct control_config *cfg, char *err,
 	c->cfg = *cfg;
 	snprintf(c->bindings_path, sizeof(c->bindings_path), "%s/bindings", cfg->state_dir);
 	snprintf(c->history_path, sizeof(c->history_path), "%s/history", cfg->state_dir);
-	snprintf(c->policy_path, sizeof(c->policy_path), "%s/policy.json", cfg->state_dir);
 	if (stats_shm_path(c->stats_path, sizeof(c->stats_path), cfg->stats_dir,
 			   cfg->instance) != 0) {
 		snprintf(err, err_len, "stats path too long");
@@ -68,7 +67,7 @@ int control_open(struct control *c, const struct control_config *cfg, char *err,
 			 rc < 0 ? strerror(-rc) : mdb_strerror(rc));
 		return -1;
 	}
-	c->policy = policy_load(c->policy_path, err, err_len);
+	c->policy = policy_load(c->config, err, err_len);
 	if (!c->policy) {
 		store_config_close(c->config);
 		return -1;
@@ -1178,7 +1177,7 @@ static void cmd_policy_set(struct control *c, const json_t *req, const struct ad
 		answer_error(out, err);
 		return;
 	}
-	if (policy_save(c->policy_path, pol, err, sizeof(err)) != 0) {
+	if (policy_save(c->config, pol, err, sizeof(err)) != 0) {
 		json_decref(pol);
 		json_decref(changes);
 		answer_error(out, err);

@@ -54,7 +54,6 @@ struct control {
 	struct control_config cfg;
 	char bindings_path[PATH_MAX];
 	char history_path[PATH_MAX];
-	char policy_path[PATH_MAX];
 	char stats_path[PATH_MAX];
 	MDB_env *bindings_env;            /* read-only, opened on first use */
 	MDB_dbi bindings_dbi;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 struct policy_param {
 	const char *name;
 	long long min, max, def;         /* numbers */
@@ -80,27 +82,35 @@ static const char *check_value(const struct policy_param *p, const json_t *v, ch
 	return NULL;
 }
 
-json_t *policy_load(const char *path, char *err, size_t err_len)
+json_t *policy_load(struct store_config *c, char *err, size_t err_len)
 {
 	json_t *pol = policy_defaults(), *stored;
 	json_error_t jerr;
 	const char *k;
 	json_t *v;
 	char why[160];
+	static char text[65536];
+	int rc = store_policy_get(c, text, sizeof(text));
 
-	stored = json_load_file(path, 0, &jerr);
-	if (!stored) {
-		if (access(path, F_OK) != 0 && errno == ENOENT)
-			return pol;
-		snprintf(err, err_len, "%s: %s", path, jerr.text);
+	if (rc == MDB_NOTFOUND)
+		return pol;
+	if (rc != 0) {
+		snprintf(err, err_len, "config policy: %s", rc == ENOSPC ? "too large" : mdb_strerror(rc));
+		json_decref(pol);
+		return NULL;
+	}
+	stored = json_loads(text, 0, &jerr);
+	if (!json_is_object(stored)) {
+		snprintf(err, err_len, "config policy: not a JSON object (%s)", jerr.text);
+		json_decref(stored);
 		json_decref(pol);
 		return NULL;
 	}
 	json_object_foreach(stored, k, v) {
 		const struct policy_param *p = find_param(k);
 
-		/* unknown or invalid stored values: keep the default (the file
-		 * is ours; only a hand edit gets here) */
+		/* unknown or invalid stored values: keep the default (only a
+		 * hand edit of the environment gets here) */
 		if (p && !check_value(p, v, why, sizeof(why)))
 			json_object_set(pol, k, v);
 	}
@@ -108,18 +118,14 @@ json_t *policy_load(const char *path, char *err, size_t err_len)
 	return pol;
 }
 
-int policy_save(const char *path, const json_t *policy, char *err, size_t err_len)
+int policy_save(struct store_config *c, const json_t *policy, char *err, size_t err_len)
 {
-	char tmp[4096];
+	char *text = json_dumps(policy, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc = text ? store_policy_put(c, text, strlen(text)) : ENOMEM;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		snprintf(err, err_len, "policy path too long");
-		return -1;
-	}
-	if (json_dump_file(policy, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
-	    rename(tmp, path) != 0) {
-		snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
+	free(text);
+	if (rc != 0) {
+		snprintf(err, err_len, "cannot store the policy: %s", rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
 		return -1;
 	}
 	return 0;

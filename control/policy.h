@@ -2,14 +2,10 @@
  * policy.h - the registrar's policy parameters (DESIGN.md "SIP behaviour"
  * and "Protection"): names, ranges, defaults, validation, storage.
  *
- * Stored as one JSON object in <state_dir>/policy.json, written by rename
- * so a reader never sees half a file.  (DESIGN.md puts policy in the
- * `config` LMDB environment; store/account_store.h does not expose that
- * environment yet, and LMDB forbids opening it twice in one process.
- * Moving it there is a change of policy_load/policy_save only.)
- *
- * The dataplane reads [policy] from its INI at start; a running dataplane
- * applies a change when its mgmt socket knows {"cmd":"reload_policy"}.
+ * Stored as one JSON object in the `config` LMDB environment
+ * (store_policy_get/put, store/account_store.h), as DESIGN.md wants. The
+ * dataplane applies it over its INI at start and on {"cmd":"reload_policy"}
+ * (dataplane/policy_store.h).
  */
 #ifndef SIPREG_CONTROL_POLICY_H
 #define SIPREG_CONTROL_POLICY_H
@@ -18,15 +14,17 @@
 
 #include <jansson.h>
 
+#include "account_store.h"
+
 /* Every parameter with its default, as a new object. */
 json_t *policy_defaults(void);
 
 /* The stored policy merged over the defaults (new reference), or NULL with
  * err when the file exists but cannot be read or parsed. */
-json_t *policy_load(const char *path, char *err, size_t err_len);
+json_t *policy_load(struct store_config *c, char *err, size_t err_len);
 
-/* Writes the object (tmp file + rename).  0 or -1 with err. */
-int policy_save(const char *path, const json_t *policy, char *err, size_t err_len);
+/* Stores the object (one LMDB transaction).  0 or -1 with err. */
+int policy_save(struct store_config *c, const json_t *policy, char *err, size_t err_len);
 
 /*
  * Applies `set` (an object of parameter -> value) to a copy of current.

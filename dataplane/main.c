@@ -34,7 +34,7 @@
 #include "digest.h"
 #include "eal_args.h"
 #include "mgmt.h"
-#include "policy_file.h"
+#include "policy_store.h"
 #include "protection.h"
 #include "xdp_maps.h"
 #include "recovery.h"
@@ -69,10 +69,9 @@ static void on_signal(int sig)
 
 /* Everything registrar mode owns beside the workers. */
 struct registrar_state {
-	struct registrar_config cfg;             /* from the INI and policy.json at start */
+	struct registrar_config cfg;             /* from the INI and the stored policy at start */
 	struct registrar_config *live_cfg;       /* what registrars read; swapped on reload */
 	struct policy_rates rates;
-	char policy_path[4096];
 	struct store_lmdb *lmdb;
 	struct store_config *config_env;
 	struct account_table *accounts;          /* current; workers load it atomically */
@@ -131,14 +130,6 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 	rs->cfg.policy.register_replace = cfg->register_replace != 0;
 	rs->cfg.policy.nat_max_expires_s = cfg->nat_max_expires_s;
 	rs->rates = (struct policy_rates){ cfg->rate_per_ip_pps, cfg->rate_global_pps };
-	snprintf(rs->policy_path, sizeof(rs->policy_path), "%s/policy.json", cfg->state_dir);
-	rc = policy_file_apply(rs->policy_path, &rs->cfg, &rs->rates, err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "sipreg-dataplane: policy: %s\n", err);
-		return -1;
-	}
-	if (rc == 0)
-		printf("sipreg-dataplane: policy from %s\n", rs->policy_path);
 	rs->live_cfg = &rs->cfg;
 	if (cfg->min_expires_s > cfg->max_expires_s) {
 		fprintf(stderr, "sipreg-dataplane: config error: [policy] min_expires_s (%u) above max_expires_s (%u)\n",
@@ -173,6 +164,13 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 			cfg->state_dir, rc < 0 ? strerror(-rc) : mdb_strerror(rc));
 		return -1;
 	}
+	rc = policy_store_apply(rs->config_env, &rs->cfg, &rs->rates, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "sipreg-dataplane: policy: %s\n", err);
+		return -1;
+	}
+	if (rc == 0)
+		printf("sipreg-dataplane: policy from the config environment (over the INI)\n");
 	err[0] = '\0';
 	rs->accounts = account_table_load(rs->config_env, (int)rte_socket_id(), err, sizeof(err));
 	if (!rs->accounts) {
@@ -303,7 +301,7 @@ static int64_t registrar_reload_accounts(void *arg)
 	return n;
 }
 
-/* reload_policy: a new config from policy.json, published like the
+/* reload_policy: a new config from the stored policy, published like the
  * accounts (the old one is freed once every worker moved on). */
 static void registrar_reload_policy(struct registrar_state *rs, char *out, size_t out_len)
 {
@@ -317,12 +315,12 @@ static void registrar_reload_policy(struct registrar_state *rs, char *out, size_
 	}
 	pthread_mutex_lock(&rs->reload_lock);
 	*next = *rs->live_cfg;
-	int rc = policy_file_apply(rs->policy_path, next, &rates, err, sizeof(err));
+	int rc = policy_store_apply(rs->config_env, next, &rates, err, sizeof(err));
 	if (rc != 0) {
 		pthread_mutex_unlock(&rs->reload_lock);
 		free(next);
 		json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error",
-				      rc > 0 ? "no policy.json in the state dir" : err);
+				      rc > 0 ? "no policy stored in the config environment" : err);
 		char *text = json_dumps(o, JSON_COMPACT);
 		snprintf(out, out_len, "%s", text ? text : "{\"ok\":false}");
 		free(text);
@@ -338,7 +336,7 @@ static void registrar_reload_policy(struct registrar_state *rs, char *out, size_
 	pthread_mutex_unlock(&rs->reload_lock);
 	snprintf(out, out_len, "{\"ok\":true,\"rates\":\"%s\"}",
 		 rate_rc == 0 ? "applied in XDP" : "no XDP prefilter on this port");
-	printf("sipreg-dataplane: policy reloaded from %s\n", rs->policy_path);
+	printf("sipreg-dataplane: policy reloaded from the config environment\n");
 	fflush(stdout);
 }
 

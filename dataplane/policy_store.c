@@ -1,8 +1,9 @@
-/* policy_file.c — policy.json (jansson) over the registrar config. */
-#include "policy_file.h"
+/* policy_store.c — the stored policy (JSON, jansson) over the registrar config. */
+#include "policy_store.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,23 +27,24 @@ static const struct number_key numbers[] = {
 	{ "lockout_duration_s", 1, 31536000, CFG(lockout.duration_s) },
 };
 
-int policy_file_apply(const char *path, struct registrar_config *cfg, struct policy_rates *rates,
-		      char *err, size_t err_len)
+int policy_store_apply(struct store_config *c, struct registrar_config *cfg,
+		       struct policy_rates *rates, char *err, size_t err_len)
 {
+	static char text[65536];
+	static const char path[] = "config policy";   /* names it in messages */
 	json_error_t jerr;
 	json_t *o;
 	struct registrar_config next = *cfg;
 	struct policy_rates next_rates = *rates;
-	FILE *f = fopen(path, "r");
+	int rc = store_policy_get(c, text, sizeof(text));
 
-	if (!f) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: %s", path, rc == ENOSPC ? "too large" : mdb_strerror(rc));
 		return -1;
 	}
-	o = json_loadf(f, 0, &jerr);
-	fclose(f);
+	o = json_loads(text, 0, &jerr);
 	if (!json_is_object(o)) {
 		snprintf(err, err_len, "%s: not a JSON object (%s)", path, o ? "" : jerr.text);
 		json_decref(o);
@@ -61,25 +63,25 @@ int policy_file_apply(const char *path, struct registrar_config *cfg, struct pol
 		}
 		*(uint32_t *)((char *)&next + numbers[i].offset) = (uint32_t)json_integer_value(v);
 	}
-	const char *text;
+	const char *word;
 	json_t *v;
 	if ((v = json_object_get(o, "register_replace")) != NULL) {
-		text = json_string_value(v);
-		if (!text || (strcmp(text, "on") && strcmp(text, "off"))) {
+		word = json_string_value(v);
+		if (!word || (strcmp(word, "on") && strcmp(word, "off"))) {
 			snprintf(err, err_len, "%s: register_replace must be \"on\" or \"off\"", path);
 			json_decref(o);
 			return -1;
 		}
-		next.policy.register_replace = strcmp(text, "on") == 0;
+		next.policy.register_replace = strcmp(word, "on") == 0;
 	}
 	if ((v = json_object_get(o, "respond_unknown")) != NULL) {
-		text = json_string_value(v);
-		if (!text || (strcmp(text, "challenge") && strcmp(text, "drop"))) {
+		word = json_string_value(v);
+		if (!word || (strcmp(word, "challenge") && strcmp(word, "drop"))) {
 			snprintf(err, err_len, "%s: respond_unknown must be \"challenge\" or \"drop\"", path);
 			json_decref(o);
 			return -1;
 		}
-		next.respond_unknown = strcmp(text, "drop") == 0 ? RESPOND_UNKNOWN_DROP : RESPOND_UNKNOWN_CHALLENGE;
+		next.respond_unknown = strcmp(word, "drop") == 0 ? RESPOND_UNKNOWN_DROP : RESPOND_UNKNOWN_CHALLENGE;
 	}
 	json_t *rate;
 	if ((rate = json_object_get(o, "rate_per_ip")) != NULL) {

@@ -1,6 +1,7 @@
-/* policy_file.h — the operator policy sipreg-control stores in
- * <state_dir>/policy.json (`sipregctl policy set`), applied over the INI
- * defaults at start and on the mgmt command reload_policy.
+/* policy_store.h — the operator policy sipreg-control stores in the
+ * `config` LMDB environment (`sipregctl policy set`; store_policy_get),
+ * applied over the INI defaults at start and on the mgmt command
+ * reload_policy.
  *
  * Keys (control/policy.c validates them the same way): register_replace
  * ("on"/"off"), max_bindings, default_expires_s, min_expires_s,
@@ -10,12 +11,13 @@
  * nat_keepalive_misses are stored but not used: the dataplane sends no
  * NAT keepalives yet.
  */
-#ifndef SIPREG_POLICY_FILE_H
-#define SIPREG_POLICY_FILE_H
+#ifndef SIPREG_POLICY_STORE_H
+#define SIPREG_POLICY_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "account_store.h"
 #include "registrar.h"
 
 struct policy_rates {
@@ -23,12 +25,12 @@ struct policy_rates {
 	uint32_t global_pps;      /* 0: off */
 };
 
-/* Reads path and applies every key it has to cfg and rates (keys it lacks
- * keep their values). Returns 0 when applied, 1 when the file does not
- * exist (nothing changed), -1 with a one-line reason in err when it is
- * unreadable, not a JSON object, or a value is of the wrong type or out of
- * range (nothing changed then either). */
-int policy_file_apply(const char *path, struct registrar_config *cfg, struct policy_rates *rates,
-		      char *err, size_t err_len);
+/* Reads the stored policy and applies every key it has to cfg and rates
+ * (keys it lacks keep their values). Returns 0 when applied, 1 when none
+ * is stored (nothing changed), -1 with a one-line reason in err when it
+ * cannot be read, is not a JSON object, or a value is of the wrong type or
+ * out of range (nothing changed then either). */
+int policy_store_apply(struct store_config *c, struct registrar_config *cfg,
+		       struct policy_rates *rates, char *err, size_t err_len);
 
 #endif

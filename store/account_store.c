@@ -15,6 +15,8 @@
 struct store_config {
 	MDB_env *env;
 	MDB_dbi accounts;
+	MDB_dbi policy;
+	bool have_policy;         /* a read-only open of an env without it */
 };
 
 static const char *const mode_names[STORE_AUTH_MODE_COUNT] = {
@@ -73,6 +75,12 @@ int store_config_open(const char *state_dir, bool read_only, struct store_config
 		mdb_txn_abort(txn);
 		goto fail_env;
 	}
+	rc = mdb_dbi_open(txn, "policy", read_only ? 0 : MDB_CREATE, &c->policy);
+	if (rc != 0 && !(read_only && rc == MDB_NOTFOUND)) {
+		mdb_txn_abort(txn);
+		goto fail_env;
+	}
+	c->have_policy = rc == 0;
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail_env;
 	*out = c;
@@ -254,6 +262,51 @@ int store_account_foreach(struct store_config *c,
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc;
+}
+
+int store_policy_get(struct store_config *c, char *buf, size_t cap)
+{
+	MDB_txn *txn;
+	MDB_val key = { 6, (void *)"policy" }, val;
+	int rc;
+
+	if (!c->have_policy)
+		return MDB_NOTFOUND;
+	rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return rc;
+	rc = mdb_get(txn, c->policy, &key, &val);
+	if (rc == 0) {
+		if (val.mv_size >= cap) {
+			rc = ENOSPC;
+		} else {
+			memcpy(buf, val.mv_data, val.mv_size);
+			buf[val.mv_size] = '\0';
+		}
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_policy_put(struct store_config *c, const char *json, size_t len)
+{
+	MDB_txn *txn;
+	MDB_val key = { 6, (void *)"policy" }, val = { len, (void *)json };
+	int rc;
+
+	if (len == 0)
+		return EINVAL;
+	if (!c->have_policy)
+		return MDB_NOTFOUND;
+	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
+	if (rc != 0)
+		return rc;
+	rc = mdb_put(txn, c->policy, &key, &val, 0);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
 }
 
 int store_account_count(struct store_config *c, uint64_t *n)

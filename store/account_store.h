@@ -8,8 +8,9 @@
  *
  * Layout: <state_dir>/config/ is one LMDB environment with named databases;
  * "accounts" maps username -> struct store_account (fixed size, host
- * endian, versioned). Other config databases (policy, blocklist, ...) join
- * this environment later.
+ * endian, versioned); "policy" holds one record, key "policy", whose value
+ * is the operator policy as a JSON object (sipreg-control validates it;
+ * the dataplane applies it: dataplane/policy_file.h).
  *
  * Thread rules: one store_config per process (LMDB forbids opening an
  * environment twice in one process); every function opens its own
@@ -89,6 +90,15 @@ int store_account_get(struct store_config *c, const char *username, struct store
 int store_account_foreach(struct store_config *c,
 			  int (*fn)(const struct store_account *a, void *arg), void *arg,
 			  uint64_t *skipped);
+
+/* The stored policy JSON text into buf (NUL-terminated). Returns 0,
+ * MDB_NOTFOUND when none was stored, ENOSPC when it does not fit, or an
+ * LMDB error code. */
+int store_policy_get(struct store_config *c, char *buf, size_t cap);
+
+/* Stores the policy JSON text (replacing it). Returns 0 or an LMDB error
+ * code (EINVAL for an empty text). */
+int store_policy_put(struct store_config *c, const char *json, size_t len);
 
 /* Counts accounts. Returns 0 and sets *n, or an LMDB error code. */
 int store_account_count(struct store_config *c, uint64_t *n);
