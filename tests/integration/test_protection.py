@@ -150,10 +150,15 @@ def main():
     words = os.path.join(work, "names.txt")
     with open(words, "w") as f:
         f.write("alice\nbob\n1001\nnobody\nghost\n9999\n")
-    before = dp.stats()["counters"]["reply_401"][0]
-    out = net.in_client(["timeout", "60", "svwar", "--force", "-d", words, "-m", "REGISTER", "-t", "0.05",
-                         "198.18.0.1"], check=False, timeout=70).stdout
-    challenged = dp.stats()["counters"]["reply_401"][0] - before
+    # svwar gives up when its first probe goes unanswered (seen once on a
+    # loaded machine): one more try before judging.
+    for attempt in range(2):
+        before = dp.stats()["counters"]["reply_401"][0]
+        out = net.in_client(["timeout", "60", "svwar", "--force", "-d", words, "-m", "REGISTER",
+                             "-t", "0.05", "198.18.0.1"], check=False, timeout=70).stdout
+        challenged = dp.stats()["counters"]["reply_401"][0] - before
+        if challenged:
+            break
     tap.check("found nothing" in out and challenged >= 1,
               "svwar --force cannot tell existing from non-existing users (every name challenged alike)",
               "401s=%d\n%s" % (challenged, out[-1500:]))
