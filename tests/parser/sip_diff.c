@@ -333,6 +333,10 @@ static bool osip_prefix_directive(struct sip_slice params)
 			if ((size_t)(p - n) > l && strncasecmp(n, names[i], l) == 0)
 				return true;
 		}
+		/* Field class "digest-unquoted-quoted-directive" (known-differences.txt). */
+		if (p - n == 11 && strncasecmp(n, "gssapi-data", 11) == 0 && p + 1 < end && p[0] == '=' &&
+		    p[1] != '"')
+			return true;
 		/* skip the value */
 		while (p < end && *p != ',' && *p != '"')
 			p++;
