@@ -209,6 +209,22 @@ class Dataplane:
         run(["rm", "-rf", self.dir], check=False)
 
 
+def mgmt(dp, *requests):
+    """Sends JSON requests to dp's management socket (dataplane/mgmt.h);
+    returns the answer (several requests: the list of answers)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(os.path.join(dp.state_dir, "dataplane.sock"))
+    f = s.makefile("rwb")
+    answers = []
+    for r in requests:
+        f.write((json.dumps(r) + "\n").encode())
+        f.flush()
+        answers.append(json.loads(f.readline()))
+    s.close()
+    return answers if len(answers) > 1 else answers[0]
+
+
 # --- registrar helpers (accounts, bindings, sipp) ---------------------------
 
 def import_accounts(dp, rows, realm="sipreg.test"):

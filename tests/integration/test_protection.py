@@ -22,25 +22,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sipreg_testlib import (Tap, TestNet, Dataplane, import_accounts, sipp, run,  # noqa: E402
-                            on_cleanup, wait_for, BUILD_DIR)
+                            on_cleanup, wait_for, BUILD_DIR, mgmt)
 
 REALM = "sipreg.test"
 SIP_CONFIG = "[sip]\ndomains = %s, 198.18.0.1, 2001:db8::1\nrealm = %s\n" % (REALM, REALM)
 
-
-def mgmt(dp, *requests):
-    """Sends JSON requests to the dataplane's mgmt socket; returns answers."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(os.path.join(dp.state_dir, "dataplane.sock"))
-    answers = []
-    f = s.makefile("rwb")
-    for r in requests:
-        f.write((json.dumps(r) + "\n").encode())
-        f.flush()
-        answers.append(json.loads(f.readline()))
-    s.close()
-    return answers if len(answers) > 1 else answers[0]
 
 
 def xdp(dp):

@@ -4,15 +4,13 @@ does not front (vfio-pci in production; net_af_packet here), the workers
 apply the same blocklist, lockout and rate rules in software at the top of
 their loop, from the same block list the mgmt commands edit.
 """
-import json
 import os
-import socket
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sipreg_testlib import (Tap, TestNet, Dataplane, import_accounts, sipp, run,  # noqa: E402
-                            on_cleanup, wait_for)
+                            on_cleanup, wait_for, mgmt)
 
 REALM = "sipreg.test"
 
@@ -26,17 +24,6 @@ for i in range(%d):
              b"Content-Length: 0\r\n\r\n" %% (i, i), ("198.18.0.1", 5060))
 """
 
-
-def mgmt(dp, req):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(os.path.join(dp.state_dir, "dataplane.sock"))
-    f = s.makefile("rwb")
-    f.write((json.dumps(req) + "\n").encode())
-    f.flush()
-    answer = json.loads(f.readline())
-    s.close()
-    return answer
 
 
 def main():
