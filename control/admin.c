@@ -109,6 +109,20 @@ fail:
 	return rc;
 }
 
+/* open_env, with the operator's explanation in err. Returns 0 or -1. */
+static int open_env_or_say(const char *path, unsigned flags, uint64_t map_bytes, MDB_env **env,
+			   MDB_dbi *dbi, char *err, size_t err_len)
+{
+	int rc = open_env(path, flags, map_bytes, env, dbi);
+
+	if (rc != 0) {
+		snprintf(err, err_len, "cannot open %.200s (has the dataplane run with this state "
+			 "dir?): %s", path, mdb_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static int begin_read(MDB_env *env, MDB_txn **txn)
 {
 	int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, txn);
@@ -124,15 +138,10 @@ static int bindings_txn(struct control *c, MDB_txn **txn, char *err, size_t err_
 {
 	int rc;
 
-	if (!c->bindings_env) {
-		rc = open_env(c->bindings_path, MDB_RDONLY, BINDINGS_MAP_BYTES, &c->bindings_env,
-			      &c->bindings_dbi);
-		if (rc != 0) {
-			snprintf(err, err_len, "cannot open %.200s (has the dataplane run with this "
-				 "state dir?): %s", c->bindings_path, mdb_strerror(rc));
-			return -1;
-		}
-	}
+	if (!c->bindings_env &&
+	    open_env_or_say(c->bindings_path, MDB_RDONLY, BINDINGS_MAP_BYTES, &c->bindings_env,
+			    &c->bindings_dbi, err, err_len) != 0)
+		return -1;
 	rc = begin_read(c->bindings_env, txn);
 	if (rc != 0) {
 		snprintf(err, err_len, "%.200s: %s", c->bindings_path, mdb_strerror(rc));
@@ -143,17 +152,10 @@ static int bindings_txn(struct control *c, MDB_txn **txn, char *err, size_t err_
 
 static int history_open(struct control *c, char *err, size_t err_len)
 {
-	int rc;
-
 	if (c->history_env)
 		return 0;
-	rc = open_env(c->history_path, 0, HISTORY_MAP_BYTES, &c->history_env, &c->history_dbi);
-	if (rc != 0) {
-		snprintf(err, err_len, "cannot open %.200s (has the dataplane run with this state "
-			 "dir?): %s", c->history_path, mdb_strerror(rc));
-		return -1;
-	}
-	return 0;
+	return open_env_or_say(c->history_path, 0, HISTORY_MAP_BYTES, &c->history_env,
+			       &c->history_dbi, err, err_len);
 }
 
 static int history_txn(struct control *c, MDB_txn **txn, char *err, size_t err_len)

@@ -116,6 +116,7 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 		return -1;
 	}
 	memcpy(rs->cfg.realm, realm, strlen(realm) + 1);
+	rs->cfg.realm_len = (uint32_t)strlen(realm);
 	rs->cfg.challenge = (enum challenge_set)cfg->challenge;
 	rs->cfg.nonce_validity_s = cfg->nonce_validity_s;
 	rs->cfg.lockout = (struct lockout_policy){ cfg->lockout_failures, cfg->lockout_window_s,

@@ -90,15 +90,47 @@ static enum registrar_action finish(struct registrar *r, struct response_writer 
 	return REGISTRAR_REPLY;
 }
 
+/* Two digits of v into p. */
+static void two_digits(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* The RFC 1123 date of now_s, once a second. By hand rather than
+ * gmtime_r + strftime: glibc's gmtime_r takes the time-zone lock, and a
+ * poll core takes no locks. Days to civil date: H. Hinnant's algorithm. */
 static void refresh_date(struct registrar *r, int64_t now_s)
 {
-	time_t t = (time_t)now_s;
-	struct tm tm;
+	static const char days[] = "ThuFriSatSunMonTueWed";   /* 1970-01-01 was a Thursday */
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int64_t z = now_s / 86400 + 719468, secs = now_s % 86400;
+	int64_t era = z / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153, day = doy - (153 * mp + 2) / 5 + 1;
+	unsigned month = mp < 10 ? mp + 3 : mp - 9;
+	unsigned year = (unsigned)(yoe + era * 400 + (month <= 2));
+	char *p = r->date;
 
 	if (r->date_s == now_s)
 		return;
-	gmtime_r(&t, &tm);
-	strftime(r->date, sizeof(r->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	memcpy(p, days + 3 * ((now_s / 86400) % 7), 3);
+	memcpy(p + 3, ", ", 2);
+	two_digits(p + 5, day);
+	p[7] = ' ';
+	memcpy(p + 8, months + 3 * (month - 1), 3);
+	p[11] = ' ';
+	two_digits(p + 12, year / 100);
+	two_digits(p + 14, year % 100);
+	p[16] = ' ';
+	two_digits(p + 17, (unsigned)(secs / 3600));
+	p[19] = ':';
+	two_digits(p + 20, (unsigned)(secs / 60 % 60));
+	p[22] = ':';
+	two_digits(p + 23, (unsigned)(secs % 60));
+	memcpy(p + 25, " GMT", 5);
 	r->date_s = now_s;
 }
 
@@ -593,7 +625,7 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 		}
 	}
 	if (mode == STORE_AUTH_DIGEST || mode == STORE_AUTH_IP_DIGEST) {
-		struct sip_slice realm = { r->cfg->realm, (uint32_t)strlen(r->cfg->realm) };
+		struct sip_slice realm = { r->cfg->realm, r->cfg->realm_len };
 		enum auth_outcome a = check_digest(r, msg, src, account, realm, to->user, now_s,
 						   out, out_cap, out_len, &action);
 		if (a == AUTH_SILENT)

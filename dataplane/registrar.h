@@ -41,6 +41,7 @@ struct registrar_config {
 	unsigned n_domains;
 	char domains[REGISTRAR_MAX_DOMAINS][REGISTRAR_DOMAIN_MAX]; /* lower case */
 	char realm[REGISTRAR_DOMAIN_MAX];   /* every challenge and HA1 uses it */
+	uint32_t realm_len;
 	enum challenge_set challenge;       /* which challenges, in which order */
 	uint32_t nonce_validity_s;
 	uint32_t expiring_window_s;

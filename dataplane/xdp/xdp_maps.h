@@ -59,12 +59,6 @@ int xdp_maps_disallow(const struct xdp_maps *m, const struct xdp_prefix *p);
  * negative errno. */
 int xdp_maps_counters(const struct xdp_maps *m, uint64_t out[XDP_COUNT_MAX]);
 
-/* Calls fn for every block entry (both families). Returns 0 or a negative
- * errno; stops early when fn returns non-zero. */
-int xdp_maps_foreach_block(const struct xdp_maps *m,
-			   int (*fn)(const struct xdp_prefix *p, const struct xdp_block *b, void *arg),
-			   void *arg);
-
 /* Detaches a sip_prefilter left on ifname by a dataplane that was killed
  * (kill -9 skips the PMD's cleanup, and the PMD refuses an interface that
  * already has a program). Any other program is left alone. Returns 1 when

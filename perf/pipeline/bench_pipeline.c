@@ -248,6 +248,7 @@ int main(int argc, char **argv)
 	static struct registrar_config cfg;
 	registrar_config_set_domains(&cfg, REALM);
 	strcpy(cfg.realm, REALM);
+	cfg.realm_len = (uint32_t)strlen(cfg.realm);
 	cfg.nonce_validity_s = 300;
 	store_policy_defaults(&cfg.policy);
 	static uint64_t counters[STATS_SHM_MAX_COUNTERS];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -141,6 +142,7 @@ static int setup(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	registrar_config_set_domains(&cfg, REALM ", 198.18.0.1");
 	strcpy(cfg.realm, REALM);
+	cfg.realm_len = (uint32_t)strlen(cfg.realm);
 	cfg.nonce_validity_s = 300;
 	store_policy_defaults(&cfg.policy);
 	memset(counters, 0, sizeof(counters));
@@ -229,6 +231,27 @@ static void test_valid_digest_registers_and_200_lists_contacts_with_expires_and_
 	assert_non_null(strstr(out, "Date: "));
 	assert_non_null(strstr(out, "GMT\r\n"));
 	assert_int_equal(counters[STAT_auth_ok], 1);
+}
+
+static void test_date_header_is_the_rfc1123_time_of_the_request(void **state)
+{
+	static const int64_t times[] = { NOW, 951782400 /* 2000-02-29 */, 4102444799 /* 2099-12-31 */,
+					 1709251199, 0 };
+	(void)state;
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		char want[64], call[32], nonce[DIGEST_NONCE_LEN + 1], auth[600];
+		time_t t = (time_t)times[i];
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		snprintf(call, sizeof(call), "c-date-%zu", i);
+		nonce_for(&phone, times[i], nonce);
+		authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 2, call);
+		handle_from(register_msg("alice", REALM, call, 2, auth), &phone, times[i]);
+		assert_status("SIP/2.0 200 ");
+		if (!strstr(out, want))
+			fail_msg("want %s in:\n%s", want, out);
+	}
 }
 
 static void test_nat_contact_expiry_is_capped_at_nat_max_expires(void **state)
@@ -562,6 +585,7 @@ int main(void)
 		T(test_challenge_set_is_policy),
 		T(test_unknown_user_gets_the_same_challenge_as_known_user),
 		T(test_valid_digest_registers_and_200_lists_contacts_with_expires_and_date),
+		T(test_date_header_is_the_rfc1123_time_of_the_request),
 		T(test_nat_contact_expiry_is_capped_at_nat_max_expires),
 		T(test_via_gets_received_and_rport),
 		T(test_via_received_and_rport_written_by_the_client_are_replaced),

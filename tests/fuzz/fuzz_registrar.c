@@ -51,6 +51,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	accounts = account_table_from_array(a, 4, SOCKET_ID_ANY);
 	registrar_config_set_domains(&cfg, "sipreg.test, 198.18.0.1");
 	strcpy(cfg.realm, "sipreg.test");
+	cfg.realm_len = (uint32_t)strlen(cfg.realm);
 	cfg.nonce_validity_s = 300;
 	cfg.lockout = (struct lockout_policy){ 5, 60, 900 };
 	store_policy_defaults(&cfg.policy);
