@@ -39,6 +39,19 @@ int64_t worker_now_s(const struct worker *w)
 
 enum verdict { VERDICT_FREE, VERDICT_REPLY, VERDICT_HANDED_OFF };
 
+/* Turns m into the reply held in w->response. The response is built aside
+ * because the request's parse slices point into the payload it replaces. */
+static enum verdict reply_from_buffer(struct worker *w, struct rte_mbuf *m,
+				      const struct udp_datagram *d, uint32_t len)
+{
+	memcpy(d->payload, w->response, len);
+	if (packet_make_reply(m, d, (uint16_t)len) != 0) {
+		w->counters[STAT_drop_reply_too_big]++;
+		return VERDICT_FREE;
+	}
+	return VERDICT_REPLY;
+}
+
 static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 				     const struct udp_datagram *d, bool handed_off,
 				     int64_t now_s)
@@ -58,14 +71,7 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 						   w->response, cap, &len, &owner);
 	switch (a) {
 	case REGISTRAR_REPLY:
-		/* Built aside because the request's slices point into the
-		 * payload that the response overwrites. */
-		memcpy(d->payload, w->response, len);
-		if (packet_make_reply(m, d, (uint16_t)len) != 0) {
-			w->counters[STAT_drop_reply_too_big]++;
-			return VERDICT_FREE;
-		}
-		return VERDICT_REPLY;
+		return reply_from_buffer(w, m, d, len);
 	case REGISTRAR_HANDOFF:
 		if (rte_ring_enqueue(w->handoff_rings[owner], m) != 0) {
 			/* The owner is saturated: tell the phone to come back. */
@@ -73,8 +79,7 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 			if (registrar_reply_busy(&w->registrar, (const char *)d->payload, d->payload_len,
 						 &src, w->response, cap, &len) != REGISTRAR_REPLY)
 				return VERDICT_FREE;
-			memcpy(d->payload, w->response, len);
-			return packet_make_reply(m, d, (uint16_t)len) == 0 ? VERDICT_REPLY : VERDICT_FREE;
+			return reply_from_buffer(w, m, d, len);
 		}
 		w->counters[STAT_handoff_sent]++;
 		return VERDICT_HANDED_OFF;
