@@ -23,6 +23,7 @@
 struct block_rec {
 	struct store_cidr cidr;
 	int64_t expires_s;        /* wall clock; 0: until unblocked */
+	int64_t blocked_at_s;     /* wall clock of the (last) block */
 	uint32_t reason;          /* enum xdp_block_reason */
 };
 
@@ -57,30 +58,32 @@ static bool same_cidr(const struct store_cidr *a, const struct store_cidr *b)
 	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-/* Adds or replaces the block of c. Returns 0 or -1 (no memory, list full). */
-static int block_list_put(struct protection *p, const struct store_cidr *c, int64_t expires_s,
-			  uint32_t reason)
+/* Adds or replaces the block of c. Returns its record, or NULL (no
+ * memory, list full). */
+static struct block_rec *block_list_put(struct protection *p, const struct store_cidr *c,
+					int64_t expires_s, int64_t blocked_at_s, uint32_t reason)
 {
 	for (size_t i = 0; i < p->n_blocks; i++)
 		if (same_cidr(&p->blocks[i].cidr, c)) {
 			p->blocks[i].expires_s = expires_s;
+			p->blocks[i].blocked_at_s = blocked_at_s;
 			p->blocks[i].reason = reason;
 			p->dirty = p->soft_dirty = true;
-			return 0;
+			return &p->blocks[i];
 		}
 	if (p->n_blocks == XDP_MAX_BLOCKS)
-		return -1;
+		return NULL;
 	if (p->n_blocks == p->cap_blocks) {
 		size_t cap = p->cap_blocks ? 2 * p->cap_blocks : 64;
 		struct block_rec *grown = realloc(p->blocks, cap * sizeof(*grown));
 		if (!grown)
-			return -1;
+			return NULL;
 		p->blocks = grown;
 		p->cap_blocks = cap;
 	}
-	p->blocks[p->n_blocks++] = (struct block_rec){ *c, expires_s, reason };
+	p->blocks[p->n_blocks] = (struct block_rec){ *c, expires_s, blocked_at_s, reason };
 	p->dirty = p->soft_dirty = true;
-	return 0;
+	return &p->blocks[p->n_blocks++];
 }
 
 /* Removes the block of c. Returns true when there was one. */
@@ -125,8 +128,9 @@ static void save_access(struct protection *p)
 		goto out;
 	for (size_t i = 0; i < p->n_blocks; i++)
 		if (store_cidr_format(&p->blocks[i].cidr, text, sizeof(text)) == 0)
-			json_array_append_new(blocks, json_pack("{s:s,s:I,s:s}", "cidr", text, "expires_s",
-								(json_int_t)p->blocks[i].expires_s, "reason",
+			json_array_append_new(blocks, json_pack("{s:s,s:I,s:I,s:s}", "cidr", text, "expires_s",
+								(json_int_t)p->blocks[i].expires_s, "blocked_at_s",
+								(json_int_t)p->blocks[i].blocked_at_s, "reason",
 								p->blocks[i].reason == XDP_BLOCK_LOCKOUT ? "lockout" : "manual"));
 	for (uint32_t i = 0; l && i < l->n; i++)
 		if (store_cidr_format(&l->cidrs[i], text, sizeof(text)) == 0)
@@ -172,8 +176,10 @@ static int load_access(struct protection *p, char *err, size_t err_len)
 		if (!text || store_cidr_parse(text, &c) != 0 || (expires && expires <= now))
 			continue;
 		uint32_t r = reason && !strcmp(reason, "lockout") ? XDP_BLOCK_LOCKOUT : XDP_BLOCK_MANUAL;
-		if (block_list_put(p, &c, expires, r) == 0)
-			(void)xdp_put_block(p, &p->blocks[p->n_blocks - 1], now);
+		json_int_t at = json_integer_value(json_object_get(v, "blocked_at_s"));
+		const struct block_rec *b = block_list_put(p, &c, expires, at, r);
+		if (b)
+			(void)xdp_put_block(p, b, now);
 	}
 	json_array_foreach(json_object_get(o, "allow"), i, v) {
 		struct store_cidr c;
@@ -369,8 +375,9 @@ void protection_tick(struct protection *p)
 		struct store_cidr c = { .family = n.len == 4 ? AF_INET : AF_INET6,
 					.prefix_len = (uint8_t)(n.len * 8) };
 		memcpy(c.addr, n.addr, n.len);
-		if (block_list_put(p, &c, n.until_s, XDP_BLOCK_LOCKOUT) == 0)
-			(void)xdp_put_block(p, &p->blocks[p->n_blocks - 1], now_s);
+		const struct block_rec *b = block_list_put(p, &c, n.until_s, now_s, XDP_BLOCK_LOCKOUT);
+		if (b)
+			(void)xdp_put_block(p, b, now_s);
 		tell_workers(p, n.addr, n.len, n.until_s);
 	}
 	if (now_s == p->last_sweep_s)
@@ -463,10 +470,9 @@ bool protection_command(struct protection *p, const char *cmd, const json_t *req
 				answer_error(out, out_len, "duration_s must be a whole number of seconds >= 0");
 				return true;
 			}
-			if (block_list_put(p, &c, duration ? now + duration : 0, XDP_BLOCK_MANUAL) != 0)
-				rc = -E2BIG;
-			else
-				rc = xdp_put_block(p, &p->blocks[p->n_blocks - 1], now);
+			const struct block_rec *b = block_list_put(p, &c, duration ? now + duration : 0, now,
+								   XDP_BLOCK_MANUAL);
+			rc = b ? xdp_put_block(p, b, now) : -E2BIG;
 			if (rc == 0 && single)
 				tell_workers(p, c.addr, len, duration ? now + duration : INT64_MAX / 2);
 		} else if (!strcmp(cmd, "unblock")) {
@@ -509,8 +515,9 @@ bool protection_command(struct protection *p, const char *cmd, const json_t *req
 			if ((b->expires_s && b->expires_s <= now) ||
 			    store_cidr_format(&b->cidr, text, sizeof(text)) != 0)
 				continue;
-			json_array_append_new(array, json_pack("{s:s,s:s,s:I,s:I}", "cidr", text, "reason",
-							       reason_name(b->reason), "remaining_s",
+			json_array_append_new(array, json_pack("{s:s,s:s,s:I,s:I,s:I}", "cidr", text, "reason",
+							       reason_name(b->reason), "blocked_at",
+							       (json_int_t)b->blocked_at_s, "remaining_s",
 							       (json_int_t)(b->expires_s ? b->expires_s - now : -1),
 							       "expires_at", (json_int_t)b->expires_s));
 		}

@@ -608,7 +608,7 @@ static int cmd_protection_list(int argc, char **argv)
 	if (out_mode == OUT_JSON) {
 		print_json(ans);
 	} else if (!strcmp(argv[0], "blocks")) {
-		static const char *const cols[] = { "cidr", "reason", "remaining_s", NULL };
+		static const char *const cols[] = { "cidr", "reason", "blocked_at", "remaining_s", NULL };
 		print_rows(json_object_get(ans, "blocks"), cols);
 	} else if (!strcmp(argv[0], "allowlist")) {
 		static const char *const cols[] = { "cidr", NULL };

@@ -217,8 +217,9 @@ for i in range(50):
     tap.check(rc == 0, "sipregctl block a subnet", (out, err))
     b = {r["cidr"]: r for r in c.json("blocks").get("blocks", [])}
     tap.check(b.get("198.18.1.0/24", {}).get("reason") == "manual"
-              and 100 <= b["198.18.1.0/24"].get("remaining_s", 0) <= 120,
-              "sipregctl blocks: reason and remaining time", b)
+              and 100 <= b["198.18.1.0/24"].get("remaining_s", 0) <= 120
+              and abs(b["198.18.1.0/24"].get("blocked_at", 0) - time.time()) < 60,
+              "sipregctl blocks: reason, when it was blocked and remaining time", b)
     rc, out, _ = c.ctl("blocks")
     tap.check(rc == 0 and "198.18.1.0/24" in out and "manual" in out, "sipregctl blocks: a table", out)
     rc, out, err = c.ctl("unblock", "198.18.1.0/24")
