@@ -67,7 +67,7 @@ int control_open(struct control *c, const struct control_config *cfg, char *err,
 			 rc < 0 ? strerror(-rc) : mdb_strerror(rc));
 		return -1;
 	}
-	c->policy = policy_load(c->config, err, err_len);
+	c->policy = policy_load(c->config, &c->policy_explicit, err, err_len);
 	if (!c->policy) {
 		store_config_close(c->config);
 		return -1;
@@ -84,6 +84,7 @@ void control_close(struct control *c)
 	if (c->config)
 		store_config_close(c->config);
 	json_decref(c->policy);
+	json_decref(c->policy_explicit);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1179,7 +1180,10 @@ static void cmd_policy_set(struct control *c, const json_t *req, const struct ad
 		answer_error(out, err);
 		return;
 	}
-	if (policy_save(c->config, pol, err, sizeof(err)) != 0) {
+	json_t *explicit = json_deep_copy(c->policy_explicit);
+	json_object_update(explicit, json_object_get(req, "set"));
+	if (policy_save(c->config, explicit, err, sizeof(err)) != 0) {
+		json_decref(explicit);
 		json_decref(pol);
 		json_decref(changes);
 		answer_error(out, err);
@@ -1187,6 +1191,8 @@ static void cmd_policy_set(struct control *c, const json_t *req, const struct ad
 	}
 	json_decref(c->policy);
 	c->policy = pol;
+	json_decref(c->policy_explicit);
+	c->policy_explicit = explicit;
 	json_t *answer = json_pack("{sbsOsO}", "ok", 1, "policy", pol, "changes", changes);
 	record_admin(c, json_pack("{sssO}", "action", "policy-set", "changes", changes), peer, req,
 		     answer);

@@ -60,6 +60,7 @@ struct control {
 	MDB_env *history_env;             /* read-write (admin records) */
 	MDB_dbi history_dbi;
 	struct store_config *config;      /* accounts */
+	json_t *policy_explicit;          /* the values operators set (stored) */
 	json_t *policy;
 	struct rate_sample older, newer;  /* 1 s apart, for the rates in stats */
 };

@@ -31,9 +31,9 @@ static const struct policy_param params[] = {
 	{ "nat_keepalive_s", 0, 3600, 30, NULL },
 	{ "nat_keepalive_misses", 1, 100, 3, NULL },
 	{ "nat_max_expires_s", 0, 604800, 120, NULL },
-	{ "lockout_failures", 1, 100000, 10, NULL },
+	{ "lockout_failures", 0, 1000000, 5, NULL },      /* 0: off, as [lockout] failures */
 	{ "lockout_window_s", 1, 86400, 60, NULL },
-	{ "lockout_duration_s", 1, 31536000, 600, NULL },
+	{ "lockout_duration_s", 1, 31536000, 900, NULL },
 	{ "rate_per_ip", 0, 10000000, 50, NULL },
 	{ "rate_global", 0, 100000000, 0, NULL },
 	{ "respond_unknown", 0, 0, 0, respond_names },
@@ -82,7 +82,7 @@ static const char *check_value(const struct policy_param *p, const json_t *v, ch
 	return NULL;
 }
 
-json_t *policy_load(struct store_config *c, char *err, size_t err_len)
+json_t *policy_load(struct store_config *c, json_t **explicit_out, char *err, size_t err_len)
 {
 	json_t *pol = policy_defaults(), *stored;
 	json_error_t jerr;
@@ -92,11 +92,13 @@ json_t *policy_load(struct store_config *c, char *err, size_t err_len)
 	static char text[65536];
 	int rc = store_policy_get(c, text, sizeof(text));
 
+	*explicit_out = json_object();
 	if (rc == MDB_NOTFOUND)
 		return pol;
 	if (rc != 0) {
 		snprintf(err, err_len, "config policy: %s", rc == ENOSPC ? "too large" : mdb_strerror(rc));
 		json_decref(pol);
+		json_decref(*explicit_out);
 		return NULL;
 	}
 	stored = json_loads(text, 0, &jerr);
@@ -104,6 +106,7 @@ json_t *policy_load(struct store_config *c, char *err, size_t err_len)
 		snprintf(err, err_len, "config policy: not a JSON object (%s)", jerr.text);
 		json_decref(stored);
 		json_decref(pol);
+		json_decref(*explicit_out);
 		return NULL;
 	}
 	json_object_foreach(stored, k, v) {
@@ -111,8 +114,10 @@ json_t *policy_load(struct store_config *c, char *err, size_t err_len)
 
 		/* unknown or invalid stored values: keep the default (only a
 		 * hand edit of the environment gets here) */
-		if (p && !check_value(p, v, why, sizeof(why)))
+		if (p && !check_value(p, v, why, sizeof(why))) {
 			json_object_set(pol, k, v);
+			json_object_set(*explicit_out, k, v);
+		}
 	}
 	json_decref(stored);
 	return pol;

@@ -20,10 +20,13 @@
 json_t *policy_defaults(void);
 
 /* The stored policy merged over the defaults (new reference), or NULL with
- * err when the file exists but cannot be read or parsed. */
-json_t *policy_load(struct store_config *c, char *err, size_t err_len);
+ * err when it cannot be read or parsed. *explicit_out gets the values an
+ * operator set (new reference): only those are stored, so parameters
+ * nobody set keep the dataplane's INI values. */
+json_t *policy_load(struct store_config *c, json_t **explicit_out, char *err, size_t err_len);
 
-/* Stores the object (one LMDB transaction).  0 or -1 with err. */
+/* Stores the object of explicitly set values (one LMDB transaction).
+ * 0 or -1 with err. */
 int policy_save(struct store_config *c, const json_t *policy, char *err, size_t err_len);
 
 /*
