@@ -20,9 +20,11 @@
  * Prints a table; the last line is one JSON object.
  *
  * Usage: bench_store [--bindings N] [--refresh-ops N] [--commit CHANGES] [--no-sync]
- *                    [--state-dir DIR]
+ *                    [--state-dir DIR] [--only table|lmdb]
+ * (--only: phases 1-3 or 4-5 alone, for profiling; the JSON shows 0 for the rest)
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,25 +285,142 @@ run_checkpoint(const struct store_lmdb_config *lcfg, uint32_t commit_changes,
 	return spent;
 }
 
+/* What the phases measured (0: not run, see --only). */
+struct figures {
+	double fill_s, insert_s, insert_cpu_s, refresh_s, refresh_cpu_s, refresh_single_cpu_s;
+	double ckpt_s, ckpt_fast_s, recover_s, recover_cpu_s;
+	long rss0, rss1;
+	uint64_t events_lost;
+};
+
+/* Phases 1-3: fill, insert, refresh.  0 or -1. */
+static int
+table_phases(struct figures *f, struct event_ring *ring, const struct store_policy *policy,
+	     uint32_t n_insert, uint32_t n_refresh)
+{
+	struct binding_table_stats bst;
+	struct binding_table *t;
+	double t0, c0;
+
+	/* 1. fill to n_bindings: memory per binding */
+	f->rss0 = rss_bytes();
+	t = binding_table_create(n_bindings, 0, ring, NOW0);
+	if (t == NULL)
+		return -1;
+	binding_table_prefault(t);     /* as the dataplane does at start-up */
+	t0 = now_s();
+	if (apply_ids(t, ring, policy, order, n_bindings, 1, NOW0, 1) != 0)
+		return -1;
+	f->fill_s = now_s() - t0;
+	f->rss1 = rss_bytes();
+
+	/* 2. insert into a table holding ~n: remove 10 %, register them again */
+	for (uint32_t i = 0; i < n_insert; i++) {
+		const char *a = aors + (size_t)order[i] * AOR_BYTES;
+
+		binding_table_force_unregister(t, (struct store_slice){ a, (uint32_t)strlen(a) },
+					       (struct store_slice){ NULL, 0 }, NOW0 + 1);
+		if ((i & 16383) == 16383)
+			drain(ring);
+	}
+	drain(ring);
+	t0 = now_s();
+	c0 = cpu_s();
+	if (apply_ids(t, ring, policy, order, n_insert, 1, NOW0 + 2, 2 * STAGE) != 0)
+		return -1;
+	f->insert_s = now_s() - t0;
+	f->insert_cpu_s = cpu_s() - c0;
+
+	/* 3. refresh random bindings of the full table */
+	for (uint32_t i = 0; i < n_refresh; i++)
+		order[i] = (uint32_t)(rng() % n_bindings);
+	c0 = cpu_s();
+	if (apply_ids(t, ring, policy, order, n_refresh / 2, 1u << 28, NOW0 + 3, 1) != 0)
+		return -1;
+	f->refresh_single_cpu_s = cpu_s() - c0;
+	t0 = now_s();
+	c0 = cpu_s();
+	if (apply_ids(t, ring, policy, order + n_refresh / 2, n_refresh / 2, 1u << 29,
+		      NOW0 + 4, 2 * STAGE) != 0)
+		return -1;
+	f->refresh_s = now_s() - t0;
+	f->refresh_cpu_s = cpu_s() - c0;
+	binding_table_get_stats(t, &bst);
+	f->events_lost = bst.events_lost;
+	binding_table_destroy(t);
+	return 0;
+}
+
+/* Phases 4-5: checkpoint (fsync, then no fsync + write map), recovery.
+ * 0 or -1. */
+static int
+lmdb_phases(struct figures *f, struct event_ring *ring, const struct store_policy *policy,
+	    struct store_lmdb_config lcfg, const char *state_parent, uint32_t commit_changes)
+{
+	char state_dir[512], state_dir_fast[512];
+	struct store_lmdb_config fast_cfg = { 0 };
+	struct store_recovery_stats rst;
+	struct store_lmdb *lmdb;
+	struct binding_table *t;
+	double t0, c0;
+	int rc;
+
+	/* 4. checkpoint: n_bindings registrations committed to LMDB, durable
+	 * (default config), then again without fsync, through the map */
+	for (uint32_t i = 0; i < n_bindings; i++)
+		order[i] = i;
+	shuffle(order, n_bindings);
+	snprintf(state_dir, sizeof(state_dir), "%s/sipreg-bench-store-%d", state_parent, (int)getpid());
+	lcfg.state_dir = state_dir;
+	snprintf(cleanup_dirs[0], sizeof(cleanup_dirs[0]), "%s", state_dir);
+	atexit(cleanup);
+	f->ckpt_s = run_checkpoint(&lcfg, commit_changes, ring, policy);
+	if (f->ckpt_s < 0)
+		return -1;
+	snprintf(state_dir_fast, sizeof(state_dir_fast), "%s/sipreg-bench-store-%d-nosync",
+		 state_parent, (int)getpid());
+	fast_cfg.state_dir = state_dir_fast;
+	snprintf(cleanup_dirs[1], sizeof(cleanup_dirs[1]), "%s", state_dir_fast);
+	fast_cfg.no_sync = true;
+	fast_cfg.write_map = true;
+	f->ckpt_fast_s = run_checkpoint(&fast_cfg, commit_changes, ring, policy);
+	remove_dir(state_dir_fast);
+	if (f->ckpt_fast_s < 0)
+		return -1;
+	sync();   /* no writeback of the runs above during the recovery timing */
+
+	/* 5. recovery of n_bindings (page cache warm, as after a restart) */
+	rc = store_lmdb_open(&lcfg, &lmdb);
+	t = binding_table_create(n_bindings, 0, NULL, NOW0);
+	if (rc != 0 || t == NULL)
+		return -1;
+	binding_table_prefault(t);
+	t0 = now_s();
+	c0 = cpu_s();
+	rc = store_recover(lmdb, &t, 1, NOW0 + 10, &rst);
+	f->recover_s = now_s() - t0;
+	f->recover_cpu_s = cpu_s() - c0;
+	if (rc != 0 || rst.loaded != n_bindings) {
+		fprintf(stderr, "store_recover: rc %d loaded %llu\n", rc, (unsigned long long)rst.loaded);
+		return -1;
+	}
+	binding_table_destroy(t);
+	store_lmdb_close(lmdb);
+	remove_dir(state_dir);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *state_parent = "/tmp";
-	char state_dir[512];
 	struct store_policy policy;
 	struct event_ring *ring;
-	struct binding_table *t;
-	char state_dir_fast[512];
-	struct store_lmdb *lmdb;
-	struct store_lmdb_config lcfg = { 0 }, fast_cfg = { 0 };
+	struct store_lmdb_config lcfg = { 0 };
 	uint32_t commit_changes = 8192;
-	struct store_recovery_stats rst;
-	struct binding_table_stats bst;
-	double t0, c0, fill_s, insert_s, insert_cpu_s, refresh_s, refresh_cpu_s, refresh_single_cpu_s;
-	double ckpt_s, ckpt_fast_s, recover_s, recover_cpu_s;
-	long rss0, rss1;
+	struct figures f;
 	uint32_t n_insert, n_refresh = 0;
-	int rc;
+	bool run_table = true, run_lmdb = true;   /* --only table | lmdb */
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--bindings") == 0 && i + 1 < argc)
@@ -316,9 +435,12 @@ main(int argc, char **argv)
 			commit_changes = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
 			state_parent = argv[++i];
+		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
+			 (strcmp(argv[i + 1], "table") == 0 || strcmp(argv[i + 1], "lmdb") == 0))
+			run_lmdb = !(run_table = strcmp(argv[++i], "table") == 0);
 		else {
 			fprintf(stderr, "usage: %s [--bindings N] [--commit CHANGES] [--no-sync] "
-				"[--state-dir DIR]\n", argv[0]);
+				"[--state-dir DIR] [--only table|lmdb]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -351,125 +473,47 @@ main(int argc, char **argv)
 	if (ring == NULL)
 		return 1;
 
-	/* 1. fill to n_bindings: memory per binding */
-	rss0 = rss_bytes();
-	t = binding_table_create(n_bindings, 0, ring, NOW0);
-	if (t == NULL)
+	memset(&f, 0, sizeof(f));
+	if (run_table && table_phases(&f, ring, &policy, n_insert, n_refresh) != 0)
 		return 1;
-	binding_table_prefault(t);     /* as the dataplane does at start-up */
-	t0 = now_s();
-	if (apply_ids(t, ring, &policy, order, n_bindings, 1, NOW0, 1) != 0)
+	if (run_lmdb && lmdb_phases(&f, ring, &policy, lcfg, state_parent, commit_changes) != 0)
 		return 1;
-	fill_s = now_s() - t0;
-	rss1 = rss_bytes();
 
-	/* 2. insert into a table holding ~n: remove 10 %, register them again */
-	for (uint32_t i = 0; i < n_insert; i++) {
-		const char *a = aors + (size_t)order[i] * AOR_BYTES;
-
-		binding_table_force_unregister(t, (struct store_slice){ a, (uint32_t)strlen(a) },
-					       (struct store_slice){ NULL, 0 }, NOW0 + 1);
-		if ((i & 16383) == 16383)
-			drain(ring);
-	}
-	drain(ring);
-	t0 = now_s();
-	c0 = cpu_s();
-	if (apply_ids(t, ring, &policy, order, n_insert, 1, NOW0 + 2, 2 * STAGE) != 0)
-		return 1;
-	insert_s = now_s() - t0;
-	insert_cpu_s = cpu_s() - c0;
-
-	/* 3. refresh random bindings of the full table */
-	for (uint32_t i = 0; i < n_refresh; i++)
-		order[i] = (uint32_t)(rng() % n_bindings);
-	c0 = cpu_s();
-	if (apply_ids(t, ring, &policy, order, n_refresh / 2, 1u << 28, NOW0 + 3, 1) != 0)
-		return 1;
-	refresh_single_cpu_s = cpu_s() - c0;
-	t0 = now_s();
-	c0 = cpu_s();
-	if (apply_ids(t, ring, &policy, order + n_refresh / 2, n_refresh / 2, 1u << 29,
-		      NOW0 + 4, 2 * STAGE) != 0)
-		return 1;
-	refresh_s = now_s() - t0;
-	refresh_cpu_s = cpu_s() - c0;
-	binding_table_get_stats(t, &bst);
-	binding_table_destroy(t);
-
-	/* 4. checkpoint: n_bindings registrations committed to LMDB, durable
-	 * (default config), then again without fsync, through the map */
-	for (uint32_t i = 0; i < n_bindings; i++)
-		order[i] = i;
-	shuffle(order, n_bindings);
-	snprintf(state_dir, sizeof(state_dir), "%s/sipreg-bench-store-%d", state_parent, (int)getpid());
-	lcfg.state_dir = state_dir;
-	snprintf(cleanup_dirs[0], sizeof(cleanup_dirs[0]), "%s", state_dir);
-	atexit(cleanup);
-	ckpt_s = run_checkpoint(&lcfg, commit_changes, ring, &policy);
-	if (ckpt_s < 0)
-		return 1;
-	snprintf(state_dir_fast, sizeof(state_dir_fast), "%s/sipreg-bench-store-%d-nosync",
-		 state_parent, (int)getpid());
-	fast_cfg.state_dir = state_dir_fast;
-	snprintf(cleanup_dirs[1], sizeof(cleanup_dirs[1]), "%s", state_dir_fast);
-	fast_cfg.no_sync = true;
-	fast_cfg.write_map = true;
-	ckpt_fast_s = run_checkpoint(&fast_cfg, commit_changes, ring, &policy);
-	remove_dir(state_dir_fast);
-	if (ckpt_fast_s < 0)
-		return 1;
-	sync();   /* no writeback of the runs above during the recovery timing */
-
-	/* 5. recovery of n_bindings (page cache warm, as after a restart) */
-	rc = store_lmdb_open(&lcfg, &lmdb);
-	t = binding_table_create(n_bindings, 0, NULL, NOW0);
-	if (rc != 0 || t == NULL)
-		return 1;
-	binding_table_prefault(t);
-	t0 = now_s();
-	c0 = cpu_s();
-	rc = store_recover(lmdb, &t, 1, NOW0 + 10, &rst);
-	recover_s = now_s() - t0;
-	recover_cpu_s = cpu_s() - c0;
-	if (rc != 0 || rst.loaded != n_bindings) {
-		fprintf(stderr, "store_recover: rc %d loaded %llu\n", rc, (unsigned long long)rst.loaded);
-		return 1;
-	}
-	binding_table_destroy(t);
-	store_lmdb_close(lmdb);
-	remove_dir(state_dir);
-
-	{
-		double refresh_ops = n_refresh / 2 / refresh_cpu_s;
-		double insert_ops = n_insert / insert_cpu_s;
-		double bytes = (double)(rss1 - rss0) / n_bindings;
-		double ckpt = n_bindings / ckpt_s;
-		double recovery_1m = recover_s * 1e6 / n_bindings;
-
-		printf("bench-store: %u bindings, one thread, random AOR order, binding record %zu B\n",
-		       n_bindings, sizeof(struct store_binding_data));
-		printf("ops/s per core = ops / thread CPU time (wall-clock rate in the last column)\n");
-		printf("%-36s %14s %14s\n", "figure", "value", "wall");
-		printf("%-36s %14.0f\n", "fill 0 -> N, one by one (ops/s wall)", n_bindings / fill_s);
-		printf("%-36s %14.0f %14.0f\n", "insert at ~N, staged (ops/s/core)", insert_ops,
-		       n_insert / insert_s);
+	printf("bench-store: %u bindings, one thread, random AOR order, binding record %zu B\n",
+	       n_bindings, sizeof(struct store_binding_data));
+	printf("ops/s per core = ops / thread CPU time (wall-clock rate in the last column)\n");
+	printf("%-36s %14s %14s\n", "figure", "value", "wall");
+	if (run_table) {
+		printf("%-36s %14.0f\n", "fill 0 -> N, one by one (ops/s wall)",
+		       n_bindings / f.fill_s);
+		printf("%-36s %14.0f %14.0f\n", "insert at ~N, staged (ops/s/core)",
+		       n_insert / f.insert_cpu_s, n_insert / f.insert_s);
 		printf("%-36s %14.0f\n", "refresh at N, one by one (ops/s/core)",
-		       n_refresh / 2 / refresh_single_cpu_s);
-		printf("%-36s %14.0f %14.0f\n", "refresh at N, staged (ops/s/core)", refresh_ops,
-		       n_refresh / 2 / refresh_s);
-		printf("%-36s %14.1f\n", "memory (bytes/binding, RSS delta)", bytes);
-		printf("%-36s %14.0f\n", "checkpoint, fsync (changes/s wall)", ckpt);
-		printf("%-36s %14.0f\n", "checkpoint, no fsync (changes/s wall)", n_bindings / ckpt_fast_s);
-		printf("%-36s %14.3f\n", "recovery of N (s wall)", recover_s);
-		printf("%-36s %14.3f\n", "recovery of N (s CPU)", recover_cpu_s);
-		printf("%-36s %14.0f\n", "recovery rate (bindings/s wall)", n_bindings / recover_s);
-		printf("%-36s %14llu\n", "events lost (ring full)", (unsigned long long)bst.events_lost);
-		printf("{\"refresh_ops_per_s\":%.0f,\"insert_ops_per_s\":%.0f,"
-		       "\"bytes_per_binding\":%.1f,\"checkpoint_changes_per_s\":%.0f,"
-		       "\"recovery_s_1m\":%.3f}\n",
-		       refresh_ops, insert_ops, bytes, ckpt, recovery_1m);
+		       n_refresh / 2 / f.refresh_single_cpu_s);
+		printf("%-36s %14.0f %14.0f\n", "refresh at N, staged (ops/s/core)",
+		       n_refresh / 2 / f.refresh_cpu_s, n_refresh / 2 / f.refresh_s);
+		printf("%-36s %14.1f\n", "memory (bytes/binding, RSS delta)",
+		       (double)(f.rss1 - f.rss0) / n_bindings);
+		printf("%-36s %14llu\n", "events lost (ring full)",
+		       (unsigned long long)f.events_lost);
 	}
+	if (run_lmdb) {
+		printf("%-36s %14.0f\n", "checkpoint, fsync (changes/s wall)", n_bindings / f.ckpt_s);
+		printf("%-36s %14.0f\n", "checkpoint, no fsync (changes/s wall)",
+		       n_bindings / f.ckpt_fast_s);
+		printf("%-36s %14.3f\n", "recovery of N (s wall)", f.recover_s);
+		printf("%-36s %14.3f\n", "recovery of N (s CPU)", f.recover_cpu_s);
+		printf("%-36s %14.0f\n", "recovery rate (bindings/s wall)", n_bindings / f.recover_s);
+	}
+	/* the JSON line: figures of phases not run (--only) are 0 */
+	printf("{\"refresh_ops_per_s\":%.0f,\"insert_ops_per_s\":%.0f,"
+	       "\"bytes_per_binding\":%.1f,\"checkpoint_changes_per_s\":%.0f,"
+	       "\"recovery_s_1m\":%.3f}\n",
+	       run_table ? n_refresh / 2 / f.refresh_cpu_s : 0,
+	       run_table ? n_insert / f.insert_cpu_s : 0,
+	       run_table ? (double)(f.rss1 - f.rss0) / n_bindings : 0,
+	       run_lmdb ? n_bindings / f.ckpt_s : 0,
+	       run_lmdb ? f.recover_s * 1e6 / n_bindings : 0);
 	event_ring_destroy(ring);
 	free(aors);
 	free(contacts);
