@@ -62,6 +62,8 @@ static const struct config_key config_keys[] = {
 	UINT("policy", "max_bindings", max_bindings, 1, 32, "10"),
 	ENUM("policy", "register_replace", register_replace, on_off, "on"),
 	UINT("policy", "nat_max_expires_s", nat_max_expires_s, 0, 604800, "120"),
+	UINT("policy", "nat_keepalive_s", nat_keepalive_s, 0, 3600, "30"),
+	UINT("policy", "nat_keepalive_misses", nat_keepalive_misses, 1, 100, "3"),
 	UINT("policy", "expiring_window_s", expiring_window_s, 0, 86400, "60"),
 	UINT("lockout", "failures", lockout_failures, 0, 1000000, "5"),
 	UINT("lockout", "window_s", lockout_window_s, 1, 86400, "60"),

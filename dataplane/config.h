@@ -45,6 +45,8 @@ struct dataplane_config {
 	unsigned max_bindings;
 	unsigned register_replace;      /* 0 off, 1 on */
 	unsigned nat_max_expires_s;
+	unsigned nat_keepalive_s;
+	unsigned nat_keepalive_misses;
 	unsigned expiring_window_s;
 	/* [lockout] */
 	unsigned lockout_failures;      /* 0: off */

@@ -89,6 +89,8 @@ struct registrar_state {
 	struct protection *protection;
 	struct digest_engine *digest[CONFIG_MAX_WORKERS];
 	struct replay_cache *replay[CONFIG_MAX_WORKERS];
+	/* always there: reload_policy may turn keepalives on */
+	struct nat_keepalive *keepalive[CONFIG_MAX_WORKERS];
 	struct checkpoint *checkpoint;
 	uint8_t secret[DIGEST_SECRET_LEN];
 };
@@ -130,6 +132,8 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 	rs->cfg.policy.max_bindings = cfg->max_bindings;
 	rs->cfg.policy.register_replace = cfg->register_replace != 0;
 	rs->cfg.policy.nat_max_expires_s = cfg->nat_max_expires_s;
+	rs->cfg.nat_keepalive_s = cfg->nat_keepalive_s;
+	rs->cfg.nat_keepalive_misses = cfg->nat_keepalive_misses;
 	rs->rates = (struct policy_rates){ cfg->rate_per_ip_pps, cfg->rate_global_pps };
 	rs->live_cfg = &rs->cfg;
 	if (cfg->min_expires_s > cfg->max_expires_s) {
@@ -207,8 +211,10 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 		rs->replay[k] = replay_cache_create(REPLAY_ENTRIES, (int)rte_socket_id());
 		rs->lockouts[k] = lockout_table_create(LOCKOUT_ENTRIES, (int)rte_socket_id());
 		rs->rates_tables[k] = rate_table_create(LOCKOUT_ENTRIES, (int)rte_socket_id());
+		rs->keepalive[k] = nat_keepalive_create(cfg->bindings_per_worker, k);
 		if (!rs->rings[k] || !rs->tables[k] || !rs->handoff[k] || !rs->commands[k] ||
-		    !rs->digest[k] || !rs->replay[k] || !rs->lockouts[k] || !rs->rates_tables[k]) {
+		    !rs->digest[k] || !rs->replay[k] || !rs->lockouts[k] || !rs->rates_tables[k] ||
+		    !rs->keepalive[k]) {
 			fprintf(stderr, "sipreg-dataplane: worker %u: out of memory for %u bindings "
 				"(lower [store] bindings_per_worker or raise [dataplane] memory_mb)\n",
 				k, cfg->bindings_per_worker);
@@ -270,6 +276,7 @@ static void registrar_teardown(struct registrar_state *rs, unsigned n)
 		replay_cache_free(rs->replay[k]);
 		lockout_table_free(rs->lockouts[k]);
 		rate_table_free(rs->rates_tables[k]);
+		nat_keepalive_destroy(rs->keepalive[k]);
 	}
 	account_table_free(rs->accounts);
 	rte_free(rs->qsbr);
@@ -617,7 +624,9 @@ int main(int argc, char **argv)
 				.lockout_notices = rs.lockout_notices,
 				.allowlist = &rs.allowlist,
 				.events = rs.rings[k],
+				.keepalive = rs.keepalive[k],
 			};
+			w->pool = pool;
 			w->handoff_in = rs.handoff[k];
 			w->cmd_in = rs.commands[k];
 			w->handoff_rings = rs.handoff;

@@ -198,3 +198,86 @@ int packet_make_reply(struct rte_mbuf *m, const struct udp_datagram *d,
 	}
 	return 0;
 }
+
+void packet_path_of(const struct rte_mbuf *m, const struct udp_datagram *d,
+		    struct packet_path *out)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct rte_ether_hdr *eth = (const void *)frame;
+
+	memset(out, 0, sizeof(*out));
+	out->ip_version = d->ip_version;
+	out->local_port = d->dst_port;
+	memcpy(out->local_mac, &eth->dst_addr, 6);
+	memcpy(out->peer_mac, &eth->src_addr, 6);
+	if (d->l3_offset > sizeof(*eth)) {
+		const struct rte_vlan_hdr *vlan = (const void *)(frame + sizeof(*eth));
+		out->has_vlan = 1;
+		out->vlan_tci = vlan->vlan_tci;
+	}
+	if (d->ip_version == 4)
+		memcpy(out->local_ip, &d->dst.v4, 4);
+	else
+		memcpy(out->local_ip, d->dst.v6, 16);
+}
+
+uint16_t packet_path_header_len(const struct packet_path *p)
+{
+	return (uint16_t)(sizeof(struct rte_ether_hdr) + (p->has_vlan ? sizeof(struct rte_vlan_hdr) : 0) +
+			  (p->ip_version == 4 ? sizeof(struct rte_ipv4_hdr) : sizeof(struct rte_ipv6_hdr)) +
+			  sizeof(struct rte_udp_hdr));
+}
+
+int packet_build_udp(struct rte_mbuf *m, const struct packet_path *p, const uint8_t *peer_ip,
+		     uint16_t peer_port, uint16_t payload_len)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	uint16_t headers = packet_path_header_len(p);
+	uint16_t l3 = (uint16_t)(sizeof(struct rte_ether_hdr) + (p->has_vlan ? sizeof(struct rte_vlan_hdr) : 0));
+	struct rte_ether_hdr *eth = (void *)frame;
+	struct rte_udp_hdr *udp = (void *)(frame + headers - sizeof(struct rte_udp_hdr));
+
+	if ((uint32_t)headers + payload_len > (uint32_t)(m->buf_len - m->data_off))
+		return -1;
+	memcpy(&eth->dst_addr, p->peer_mac, 6);
+	memcpy(&eth->src_addr, p->local_mac, 6);
+	if (p->has_vlan) {
+		struct rte_vlan_hdr *vlan = (void *)(frame + sizeof(*eth));
+		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN);
+		vlan->vlan_tci = p->vlan_tci;
+		vlan->eth_proto = rte_cpu_to_be_16(p->ip_version == 4 ? RTE_ETHER_TYPE_IPV4
+									: RTE_ETHER_TYPE_IPV6);
+	} else {
+		eth->ether_type = rte_cpu_to_be_16(p->ip_version == 4 ? RTE_ETHER_TYPE_IPV4
+								     : RTE_ETHER_TYPE_IPV6);
+	}
+	udp->src_port = rte_cpu_to_be_16(p->local_port);
+	udp->dst_port = rte_cpu_to_be_16(peer_port);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + payload_len));
+	udp->dgram_cksum = 0;
+	if (p->ip_version == 4) {
+		struct rte_ipv4_hdr *ip = (void *)(frame + l3);
+		memset(ip, 0, sizeof(*ip));
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + sizeof(*udp) + payload_len));
+		ip->time_to_live = 64;
+		ip->next_proto_id = IPPROTO_UDP;
+		memcpy(&ip->src_addr, p->local_ip, 4);
+		memcpy(&ip->dst_addr, peer_ip, 4);
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	} else {
+		struct rte_ipv6_hdr *ip = (void *)(frame + l3);
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + payload_len));
+		ip->proto = IPPROTO_UDP;
+		ip->hop_limits = 64;
+		memcpy(ip->src_addr, p->local_ip, 16);
+		memcpy(ip->dst_addr, peer_ip, 16);
+		udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
+	}
+	m->data_len = (uint16_t)(headers + payload_len);
+	m->pkt_len = m->data_len;
+	m->ol_flags = 0;
+	return 0;
+}

@@ -52,4 +52,34 @@ int packet_make_reply(struct rte_mbuf *m, const struct udp_datagram *d,
 /* Returns the payload capacity available to packet_make_reply for m. */
 uint16_t packet_reply_capacity(const struct rte_mbuf *m, const struct udp_datagram *d);
 
+/* The way back to a peer as one received frame showed it: our MAC and IP
+ * (the frame's destination), the next hop's MAC (its source), the VLAN
+ * tag. Requests we originate (NAT keepalives) reuse it, because a worker
+ * has no ARP, ND or routing table of its own. Compare with memcmp. */
+struct packet_path {
+	uint8_t ip_version;        /* 4 or 6 */
+	uint8_t has_vlan;
+	uint16_t vlan_tci;         /* network order */
+	uint16_t local_port;       /* host order */
+	uint8_t local_mac[6];
+	uint8_t peer_mac[6];
+	uint8_t local_ip[16];      /* IPv4 in the first 4 bytes */
+};
+
+/* Fills out from frame m, decoded as d (never fails on a decoded frame). */
+void packet_path_of(const struct rte_mbuf *m, const struct udp_datagram *d,
+		    struct packet_path *out);
+
+/* Bytes of Ethernet, VLAN, IP and UDP header packet_build_udp puts before
+ * the payload: write the payload at rte_pktmbuf_mtod(m, char *) + this. */
+uint16_t packet_path_header_len(const struct packet_path *p);
+
+/* Turns the empty mbuf m, whose payload of payload_len bytes is already
+ * written after packet_path_header_len(p) bytes, into a UDP datagram from
+ * p's local address to peer_ip:peer_port (IPv4 in the first 4 bytes,
+ * network order; port in host order), checksums included. Returns 0, or
+ * -1 when the datagram does not fit m's buffer (m is then unchanged). */
+int packet_build_udp(struct rte_mbuf *m, const struct packet_path *p, const uint8_t *peer_ip,
+		     uint16_t peer_port, uint16_t payload_len);
+
 #endif

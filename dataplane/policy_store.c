@@ -22,6 +22,8 @@ static const struct number_key numbers[] = {
 	{ "max_expires_s", 1, 604800, CFG(policy.max_expires_s) },
 	{ "expiring_window_s", 0, 86400, CFG(expiring_window_s) },
 	{ "nat_max_expires_s", 0, 604800, CFG(policy.nat_max_expires_s) },
+	{ "nat_keepalive_s", 0, 3600, CFG(nat_keepalive_s) },
+	{ "nat_keepalive_misses", 1, 100, CFG(nat_keepalive_misses) },
 	{ "lockout_failures", 0, 1000000, CFG(lockout.failures) },
 	{ "lockout_window_s", 1, 86400, CFG(lockout.window_s) },
 	{ "lockout_duration_s", 1, 31536000, CFG(lockout.duration_s) },

@@ -701,8 +701,15 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 	} else if (res.status_code == 200) {
 		for (uint32_t i = 0; i < res.n_contacts; i++) {
 			const struct store_binding_data *b = binding_table_get(r->table, res.contacts[i].binding);
-			if (b)
-				append_contact(&w, b, res.contacts[i].expires_s);
+			if (!b)
+				continue;
+			append_contact(&w, b, res.contacts[i].expires_s);
+			/* A NAT binding refreshed now from this source: the phone
+			 * is alive behind this pinhole. */
+			if (r->keepalive && (b->flags & STORE_BINDING_NAT) && b->refreshed_at_s == now_s &&
+			    b->source.port == source.port &&
+			    memcmp(b->source.addr, source.addr, sizeof(source.addr)) == 0)
+				r->nat_slots[r->n_nat_slots++] = res.contacts[i].binding;
 		}
 		for (unsigned i = 0; i < msg->path_count; i++) {
 			response_append_str(&w, "Path: ");
@@ -716,6 +723,32 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 	return finish(r, &w, res.status_code, out_len);
 }
 
+/* A registrar sends no requests except NAT keepalives: an answer to one
+ * of those reaches the worker that sent it; every other response is
+ * dropped. */
+static enum registrar_action handle_response(struct registrar *r, const struct sip_msg *msg,
+					     bool allow_handoff, uint32_t *owner)
+{
+	uint32_t worker, slot, token;
+
+	if (!r->keepalive || msg->via_count == 0 || msg->cseq_method != SIP_METHOD_OPTIONS ||
+	    !nat_keepalive_parse_branch(msg->via[0].branch, &worker, &slot, &token)) {
+		count(r, STAT_drop_sip_response);
+		return REGISTRAR_DROP;
+	}
+	if (worker != r->worker) {
+		if (allow_handoff && worker < r->n_workers) {
+			*owner = worker;
+			return REGISTRAR_HANDOFF;
+		}
+		count(r, STAT_keepalive_late);
+		return REGISTRAR_DROP;
+	}
+	count(r, nat_keepalive_answered(r->keepalive, slot, token) ? STAT_keepalive_answered
+								    : STAT_keepalive_late);
+	return REGISTRAR_DROP;
+}
+
 enum registrar_action registrar_handle(struct registrar *r, const char *payload, uint32_t len,
 				       const struct sip_source *src, int64_t now_s,
 				       bool allow_handoff, char *out, uint32_t out_cap,
@@ -724,6 +757,7 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 	struct sip_msg msg;
 	enum sip_parse_status st = sip_parse(payload, len, &msg);
 
+	r->n_nat_slots = 0;
 	if (r->live_cfg)
 		r->cfg = __atomic_load_n(r->live_cfg, __ATOMIC_ACQUIRE);
 	if (st != SIP_PARSE_OK) {
@@ -734,10 +768,8 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 		}
 		return finish(r, &w, 400, out_len);
 	}
-	if (!msg.is_request) {
-		count(r, STAT_drop_sip_response);
-		return REGISTRAR_DROP;
-	}
+	if (!msg.is_request)
+		return handle_response(r, &msg, allow_handoff, owner);
 	switch (msg.method) {
 	case SIP_METHOD_REGISTER: {
 		enum registrar_action a = handle_register(r, &msg, src, now_s, allow_handoff, out,

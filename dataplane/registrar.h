@@ -17,6 +17,7 @@
 #include "binding_table.h"
 #include "digest.h"
 #include "lockout_table.h"
+#include "nat_keepalive.h"
 #include "replay_cache.h"
 #include "sip_response.h"
 
@@ -46,6 +47,8 @@ struct registrar_config {
 	uint32_t nonce_validity_s;
 	uint32_t expiring_window_s;
 	enum respond_unknown respond_unknown;
+	uint32_t nat_keepalive_s;           /* OPTIONS interval for NAT bindings; 0: off */
+	uint32_t nat_keepalive_misses;      /* unanswered in a row: binding removed */
 	struct store_policy policy;  /* global defaults; accounts override */
 	struct lockout_policy lockout;
 };
@@ -86,6 +89,12 @@ struct registrar {
 	struct rte_ring *lockout_notices;      /* to the mgmt thread (struct lockout_notice) */
 	struct prefix_list *const *allowlist;  /* never locked out; swapped on change */
 	struct event_ring *events;             /* the table's ring: security events to history */
+	struct nat_keepalive *keepalive;       /* this worker's; NULL: no keepalives */
+	/* Set by each registrar_handle: slots of NAT bindings the request
+	 * created or refreshed from its source, for the caller to
+	 * nat_keepalive_track() with the frame's path. */
+	uint32_t n_nat_slots;
+	uint32_t nat_slots[STORE_MAX_BINDINGS_PER_AOR];
 	uint32_t worker;
 	uint32_t n_workers;
 	int64_t date_s;                        /* second the Date text is for */
@@ -96,7 +105,8 @@ struct registrar {
 enum registrar_action {
 	REGISTRAR_DROP,      /* nothing to send (counted) */
 	REGISTRAR_REPLY,     /* out[0..*out_len) is the response */
-	REGISTRAR_HANDOFF,   /* another worker owns the AOR: *owner */
+	REGISTRAR_HANDOFF,   /* another worker owns the AOR (or the keepalive
+	                      * this response answers): *owner */
 };
 
 /* Handles one datagram payload from src at now_s. allow_handoff is false

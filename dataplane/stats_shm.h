@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define STATS_SHM_MAGIC 0x53495052454753ULL /* "SIPREGS" */
-#define STATS_SHM_VERSION 2
+#define STATS_SHM_VERSION 3
 #define STATS_SHM_MAX_WORKERS 64
 
 /* Every counter, in file order. Drop reasons start with drop_. */
@@ -69,6 +69,12 @@
 	X(drop_blocked_sw)     /* no XDP: blocked or locked-out source */ \
 	X(drop_rate_ip_sw)     /* no XDP: source over [rate] per_ip_pps */ \
 	X(drop_rate_global_sw) /* no XDP: over [rate] global_pps */      \
+	X(keepalive_sent)      /* NAT keepalive OPTIONS sent */           \
+	X(keepalive_answered)  /* ... answered in time */                 \
+	X(keepalive_late)      /* answers to no outstanding keepalive */  \
+	X(keepalive_unreachable) /* bindings removed: misses in a row */  \
+	X(keepalive_untracked) /* NAT bindings with no room for their path */ \
+	X(keepalive_no_mbuf)   /* keepalive not sent: mbuf pool empty */  \
 	X(busy_cycles)         /* TSC cycles spent on received bursts */  \
 	X(tsc_hz)              /* TSC frequency, to turn cycles into time */
 

@@ -52,6 +52,22 @@ static enum verdict reply_from_buffer(struct worker *w, struct rte_mbuf *m,
 	return VERDICT_REPLY;
 }
 
+/* The request in m created or refreshed NAT bindings: their keepalives go
+ * back the way it came. Read before the frame becomes the reply. */
+static void track_nat_bindings(struct worker *w, const struct rte_mbuf *m,
+			       const struct udp_datagram *d)
+{
+	struct packet_path path;
+
+	packet_path_of(m, d, &path);
+	for (uint32_t i = 0; i < w->registrar.n_nat_slots; i++) {
+		uint32_t slot = w->registrar.nat_slots[i];
+		if (!nat_keepalive_track(w->registrar.keepalive, slot,
+					 binding_table_get(w->registrar.table, slot), &path))
+			w->counters[STAT_keepalive_untracked]++;
+	}
+}
+
 static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 				     const struct udp_datagram *d, bool handed_off,
 				     int64_t now_s)
@@ -71,6 +87,8 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 						   w->response, cap, &len, &owner);
 	switch (a) {
 	case REGISTRAR_REPLY:
+		if (w->registrar.n_nat_slots)
+			track_nat_bindings(w, m, d);
 		return reply_from_buffer(w, m, d, len);
 	case REGISTRAR_HANDOFF:
 		if (rte_ring_enqueue(w->handoff_rings[owner], m) != 0) {
@@ -185,9 +203,6 @@ void worker_housekeeping(struct worker *w, int64_t now_s)
 	w->last_housekeeping_s = now_s;
 }
 
-/* Sends on this worker's TX queue, or, for a worker without one (a port
- * with fewer queues than workers, such as net_af_xdp on veth), through the
- * ring of the worker that owns a queue: TX queues are never shared. */
 /* A management command for this worker's table (mgmt.h). */
 static void run_command(struct worker *w, struct worker_command *cmd, int64_t now_s)
 {
@@ -224,6 +239,9 @@ static void record_latency(struct worker *w, uint64_t cycles, uint16_t n)
 	w->latency_hist[b < STATS_LATENCY_BUCKETS ? b : STATS_LATENCY_BUCKETS - 1] += n;
 }
 
+/* Sends on this worker's TX queue, or, for a worker without one (a port
+ * with fewer queues than workers, such as net_af_xdp on veth), through the
+ * ring of the worker that owns a queue: TX queues are never shared. */
 static void transmit(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t sent;
@@ -241,6 +259,39 @@ static void transmit(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 		w->counters[STAT_tx_failed] += n - sent;
 		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
 	}
+}
+
+unsigned worker_send_keepalives(struct worker *w, uint64_t now_ns)
+{
+	const struct registrar_config *cfg = w->registrar.live_cfg
+		? __atomic_load_n(w->registrar.live_cfg, __ATOMIC_ACQUIRE) : w->registrar.cfg;
+	struct nat_keepalive_probe probes[WORKER_BURST];
+	struct rte_mbuf *pkts[WORKER_BURST];
+	uint32_t removed = 0;
+	uint16_t n = 0;
+	unsigned k;
+
+	k = nat_keepalive_sweep(w->registrar.keepalive, w->registrar.table, (int64_t)(now_ns / 1000000),
+				cfg->nat_keepalive_s, cfg->nat_keepalive_misses, probes, WORKER_BURST,
+				&removed);
+	w->counters[STAT_keepalive_unreachable] += removed;
+	for (unsigned i = 0; i < k; i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+		if (!m) {
+			w->counters[STAT_keepalive_no_mbuf]++;
+			continue;
+		}
+		if (nat_keepalive_build(w->registrar.keepalive, w->registrar.table, &probes[i],
+					cfg->realm, m) != 0) {
+			w->counters[STAT_drop_reply_too_big]++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		pkts[n++] = m;
+	}
+	w->counters[STAT_keepalive_sent] += n;
+	transmit(w, pkts, n);
+	return n;
 }
 
 int worker_main(void *arg)
@@ -289,6 +340,8 @@ int worker_main(void *arg)
 		}
 		if (now_s != w->last_housekeeping_s)
 			worker_housekeeping(w, now_s);
+		if (w->registrar.keepalive && w->pool)
+			worker_send_keepalives(w, worker_now_ns(w));
 		if (w->qsbr)
 			rte_rcu_qsbr_quiescent(w->qsbr, thread_id);
 	}

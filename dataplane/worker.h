@@ -13,6 +13,7 @@
 #include "stats_shm.h"
 
 struct rte_mbuf;
+struct rte_mempool;
 struct rte_ring;
 struct rte_rcu_qsbr;
 
@@ -35,6 +36,7 @@ struct worker {
 	struct rte_ring *cmd_in;        /* struct worker_command * from the mgmt thread */
 	struct rte_ring **handoff_rings;/* every worker's handoff_in, by index */
 	struct rte_rcu_qsbr *qsbr;      /* account table reclamation */
+	struct rte_mempool *pool;       /* requests we originate (NAT keepalives) */
 	/* Software prefilter, for ports without XDP (protection.h) */
 	bool soft_filter;
 	struct prefix_list *const *soft_blocks;
@@ -64,6 +66,11 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 
 /* Once a second: expire bindings. Exposed for tests. */
 void worker_housekeeping(struct worker *w, int64_t now_s);
+
+/* Sends the NAT keepalives due by now (nat_keepalive.h) and removes
+ * bindings that missed too many; a share of the table per call. Returns
+ * keepalives sent. Exposed for tests. */
+unsigned worker_send_keepalives(struct worker *w, uint64_t now_ns);
 
 /* Current Unix time from the TSC (no syscall), in seconds / nanoseconds. */
 int64_t worker_now_s(const struct worker *w);

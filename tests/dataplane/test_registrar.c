@@ -567,6 +567,73 @@ static void test_aor_owned_by_another_worker_is_handed_off(void **state)
 	assert_true(owner < 64);
 }
 
+/* A phone behind NAT (contact 10.0.0.5, source 198.18.0.2): the
+ * registrar reports the binding so the worker can track its keepalives. */
+static void test_nat_registration_is_tracked_for_keepalives(void **state)
+{
+	(void)state;
+	reg.keepalive = nat_keepalive_create(1024, 0);
+	register_user("alice", "secret-a", "c1", 1, "");
+	assert_status("SIP/2.0 200 OK");
+	assert_int_equal(reg.n_nat_slots, 1);
+	assert_int_equal(reg.nat_slots[0], binding_table_find_aor(reg.table,
+		(struct store_slice){ "sip:alice@" REALM, sizeof("sip:alice@" REALM) - 1 }));
+	/* The next request starts with an empty list. */
+	handle("OPTIONS sip:" REALM " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
+	       "From: <sip:a@" REALM ">;tag=1\r\nTo: <sip:" REALM ">\r\nCall-ID: o1\r\n"
+	       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(reg.n_nat_slots, 0);
+	nat_keepalive_destroy(reg.keepalive);
+	reg.keepalive = NULL;
+}
+
+static const char *keepalive_answer(const char *branch)
+{
+	snprintf(request, sizeof(request),
+		 "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.18.0.1:5060;branch=%s;received=198.18.0.1\r\n"
+		 "From: <sip:keepalive@" REALM ">;tag=1\r\nTo: <sip:alice@10.0.0.5:5062>;tag=x\r\n"
+		 "Call-ID: ka\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", branch);
+	return request;
+}
+
+/* The answer to a keepalive resets the binding's misses once; a second
+ * copy, another worker's and a stranger's answers do not. */
+static void test_keepalive_answers_reach_their_probe(void **state)
+{
+	struct packet_path path = { .ip_version = 4, .local_port = 5060, .local_ip = { 198, 18, 0, 1 } };
+	struct nat_keepalive_probe probe;
+	uint32_t removed = 0, owner = 0, slot;
+	char branch[80];
+
+	(void)state;
+	reg.keepalive = nat_keepalive_create(1024, 0);
+	register_user("alice", "secret-a", "c1", 1, "");
+	slot = reg.nat_slots[0];
+	assert_true(nat_keepalive_track(reg.keepalive, slot, binding_table_get(reg.table, slot), &path));
+	assert_int_equal(nat_keepalive_sweep(reg.keepalive, reg.table, NOW * 1000LL, 30, 3, &probe, 1,
+					     &removed), 0);
+	assert_int_equal(nat_keepalive_sweep(reg.keepalive, reg.table, NOW * 1000LL + 30000, 30, 3,
+					     &probe, 1, &removed), 1);
+	snprintf(branch, sizeof(branch), "z9hG4bK-sipreg-ka-0-%x-%x", probe.slot, probe.token);
+	assert_int_equal(handle(keepalive_answer(branch)), REGISTRAR_DROP);
+	assert_int_equal(counters[STAT_keepalive_answered], 1);
+	assert_int_equal(handle(keepalive_answer(branch)), REGISTRAR_DROP);
+	assert_int_equal(counters[STAT_keepalive_late], 1);
+	assert_int_equal(handle(keepalive_answer("z9hG4bK-other")), REGISTRAR_DROP);
+	assert_int_equal(counters[STAT_drop_sip_response], 1);
+	/* Worker 1's probe, received by worker 0, goes to worker 1. */
+	reg.n_workers = 2;
+	snprintf(branch, sizeof(branch), "z9hG4bK-sipreg-ka-1-%x-%x", probe.slot, probe.token);
+	const char *answer = keepalive_answer(branch);
+	assert_int_equal(registrar_handle(&reg, answer, (uint32_t)strlen(answer),
+					  &phone, NOW, true, out, sizeof(out), &out_len, &owner),
+			 REGISTRAR_HANDOFF);
+	assert_int_equal(owner, 1);
+	reg.n_workers = 1;
+	nat_keepalive_destroy(reg.keepalive);
+	reg.keepalive = NULL;
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -611,6 +678,8 @@ int main(void)
 		T(test_fifth_failure_locks_the_source_and_its_requests_are_dropped),
 		T(test_allowlisted_source_is_never_locked_out),
 		T(test_aor_owned_by_another_worker_is_handed_off),
+		T(test_nat_registration_is_tracked_for_keepalives),
+		T(test_keepalive_answers_reach_their_probe),
 #undef T
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
