@@ -7,9 +7,8 @@
  * ("on"/"off"), max_bindings, default_expires_s, min_expires_s,
  * max_expires_s, expiring_window_s, nat_max_expires_s, lockout_failures,
  * lockout_window_s, lockout_duration_s, rate_per_ip, rate_global,
- * respond_unknown ("challenge"/"drop"). nat_keepalive_s and
- * nat_keepalive_misses are stored but not used: the dataplane sends no
- * NAT keepalives yet.
+ * respond_unknown ("challenge"/"drop"), nat_keepalive_s,
+ * nat_keepalive_misses.
  */
 #ifndef SIPREG_POLICY_STORE_H
 #define SIPREG_POLICY_STORE_H

@@ -225,6 +225,65 @@ def mgmt(dp, *requests):
     return answers if len(answers) > 1 else answers[0]
 
 
+SIPREGCTL = os.path.join(BUILD_DIR, "tools", "sipregctl")
+CONTROL = os.path.join(BUILD_DIR, "control", "sipreg-control")
+
+
+class Control:
+    """sipreg-control beside a Dataplane (same state dir, stats file)."""
+
+    def __init__(self, dp):
+        self.dp = dp
+        self.socket = os.path.join(dp.dir, "control.sock")
+        self.log_path = os.path.join(dp.dir, "control.log")
+        self.proc = subprocess.Popen(
+            [CONTROL, "--state-dir", dp.state_dir, "--stats-dir", dp.dir, "--instance",
+             dp.instance, "--socket", self.socket],
+            stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
+        on_cleanup(self.stop)
+        # The socket file appears at bind(), before listen(): wait until a
+        # connection is accepted.
+        def listening():
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(self.socket)
+                return True
+            except OSError:
+                return False
+            finally:
+                s.close()
+        if not wait_for(listening, timeout=5):
+            raise RuntimeError("sipreg-control does not listen on %s" % self.socket)
+
+    def ctl(self, *args, fmt=None, check=False):
+        """Runs sipregctl; returns (exit code, stdout, stderr)."""
+        cmd = [SIPREGCTL, "--socket", self.socket] + ([fmt] if fmt else []) + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        return r.returncode, r.stdout, r.stderr
+
+    def json(self, *args):
+        rc, out, err = self.ctl(*args, fmt="--json")
+        try:
+            return json.loads(out) if out.strip() else {"rc": rc, "stderr": err}
+        except ValueError:
+            return {"rc": rc, "stdout": out[:300], "stderr": err}
+
+    def rows(self, *args):
+        return self.json("list", *args).get("rows", [])
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
 # --- registrar helpers (accounts, bindings, sipp) ---------------------------
 
 def import_accounts(dp, rows, realm="sipreg.test"):

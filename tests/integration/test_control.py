@@ -19,8 +19,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sipreg_testlib import (Tap, TestNet, Dataplane, import_accounts, bindings, sipp,  # noqa: E402
-                            wait_for, on_cleanup, run, SERVER_V4, BUILD_DIR)
+from sipreg_testlib import (Tap, TestNet, Dataplane, Control, import_accounts, bindings,  # noqa: E402
+                            sipp, wait_for, on_cleanup, run, SERVER_V4, BUILD_DIR, SIPREGCTL)
 
 SIP_CONFIG = ("[sip]\ndomains = sipreg.test, 198.18.0.1\nrealm = sipreg.test\n"
               "[policy]\nmin_expires_s = 60\nmax_expires_s = 7200\n")
@@ -28,65 +28,6 @@ ACCOUNTS = [
     ("alice", "secret1", "acme"),
     ("bob", "secret2", "globex"),
 ]
-SIPREGCTL = os.path.join(BUILD_DIR, "tools", "sipregctl")
-CONTROL = os.path.join(BUILD_DIR, "control", "sipreg-control")
-
-
-class Control:
-    """sipreg-control beside a Dataplane (same state dir, stats file)."""
-
-    def __init__(self, dp):
-        self.dp = dp
-        self.socket = os.path.join(dp.dir, "control.sock")
-        self.log_path = os.path.join(dp.dir, "control.log")
-        self.proc = subprocess.Popen(
-            [CONTROL, "--state-dir", dp.state_dir, "--stats-dir", dp.dir, "--instance",
-             dp.instance, "--socket", self.socket],
-            stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
-        on_cleanup(self.stop)
-        # The socket file appears at bind(), before listen(): wait until a
-        # connection is accepted.
-        def listening():
-            s = socket.socket(socket.AF_UNIX)
-            try:
-                s.connect(self.socket)
-                return True
-            except OSError:
-                return False
-            finally:
-                s.close()
-        if not wait_for(listening, timeout=5):
-            raise RuntimeError("sipreg-control does not listen on %s" % self.socket)
-
-    def ctl(self, *args, fmt=None, check=False):
-        """Runs sipregctl; returns (exit code, stdout, stderr)."""
-        cmd = [SIPREGCTL, "--socket", self.socket] + ([fmt] if fmt else []) + list(args)
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        return r.returncode, r.stdout, r.stderr
-
-    def json(self, *args):
-        rc, out, err = self.ctl(*args, fmt="--json")
-        try:
-            return json.loads(out) if out.strip() else {"rc": rc, "stderr": err}
-        except ValueError:
-            return {"rc": rc, "stdout": out[:300], "stderr": err}
-
-    def rows(self, *args):
-        return self.json("list", *args).get("rows", [])
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 _steps = [0]
 
 
