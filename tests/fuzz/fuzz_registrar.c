@@ -67,13 +67,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		.counters = counters,
 		.lockouts = lockout_table_create(1024, SOCKET_ID_ANY),
 		.allowlist = &allow,
+		.keepalive = nat_keepalive_create(4096, 0),
 		.worker = 0,
 		.n_workers = 1,
 	};
-	if (!accounts || !reg.table || !reg.digest || !reg.replay || !reg.lockouts)
+	if (!accounts || !reg.table || !reg.digest || !reg.replay || !reg.lockouts || !reg.keepalive)
 		abort();
 	return 0;
 }
+
+static const struct packet_path path = { .ip_version = 4, .local_port = 5060,
+					 .local_ip = { 198, 18, 0, 1 } };
 
 static void one(const uint8_t *data, size_t size, const struct sip_source *src, int64_t now)
 {
@@ -87,6 +91,13 @@ static void one(const uint8_t *data, size_t size, const struct sip_source *src, 
 						   sizeof(out), &out_len, &owner);
 	if (a == REGISTRAR_REPLY && (out_len > sizeof(out) || out_len < 12 || memcmp(out, "SIP/2.0 ", 8) != 0))
 		abort();
+	/* NAT bindings it registered get tracked and probed, as in a worker. */
+	for (uint32_t i = 0; i < reg.n_nat_slots; i++)
+		nat_keepalive_track(reg.keepalive, reg.nat_slots[i],
+				    binding_table_get(reg.table, reg.nat_slots[i]), &path);
+	struct nat_keepalive_probe probes[4];
+	uint32_t removed = 0;
+	nat_keepalive_sweep(reg.keepalive, reg.table, now * 1000, 1, 2, probes, 4, &removed);
 	free(copy);
 }
 
