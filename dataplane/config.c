@@ -77,6 +77,7 @@ static const struct config_key config_keys[] = {
 	UINT("store", "commit_window_ms", commit_window_ms, 1, 10000, "10"),
 	UINT("store", "history_retention_s", history_retention_s, 60, 31536000, "604800"),
 	ENUM("store", "sync", sync, on_off, "on"),
+	ENUM("store", "reply_after_commit", reply_after_commit, on_off, "on"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -63,6 +63,7 @@ struct dataplane_config {
 	unsigned commit_window_ms;
 	unsigned history_retention_s;
 	unsigned sync;                  /* 0: no fsync per commit (tests) */
+	unsigned reply_after_commit;    /* hold REGISTER 200s until committed */
 };
 
 /* Fills cfg with the defaults of every key. Never fails. */

@@ -47,7 +47,7 @@
 #define SIPREG_XDP_PROG_DEFAULT "/usr/lib/sipreg/sip_prefilter.bpf.o"
 #endif
 
-#define MBUFS_PER_WORKER 8191
+#define MBUFS_PER_WORKER (8191 + WORKER_HELD_MAX)
 #define MBUF_CACHE 256
 #define RX_DESC 1024
 #define TX_DESC 1024
@@ -627,6 +627,7 @@ int main(int argc, char **argv)
 				.keepalive = rs.keepalive[k],
 			};
 			w->pool = pool;
+			w->hold_replies = cfg.reply_after_commit != 0;
 			w->handoff_in = rs.handoff[k];
 			w->cmd_in = rs.commands[k];
 			w->handoff_rings = rs.handoff;

@@ -86,6 +86,7 @@ static enum registrar_action finish(struct registrar *r, struct response_writer 
 		return REGISTRAR_DROP;
 	}
 	count(r, reply_counter(code));
+	r->reply_code = code;
 	*out_len = (uint32_t)n;
 	return REGISTRAR_REPLY;
 }
@@ -758,6 +759,7 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 	enum sip_parse_status st = sip_parse(payload, len, &msg);
 
 	r->n_nat_slots = 0;
+	r->reply_shows_bindings = false;
 	if (r->live_cfg)
 		r->cfg = __atomic_load_n(r->live_cfg, __ATOMIC_ACQUIRE);
 	if (st != SIP_PARSE_OK) {
@@ -774,6 +776,7 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 	case SIP_METHOD_REGISTER: {
 		enum registrar_action a = handle_register(r, &msg, src, now_s, allow_handoff, out,
 							  out_cap, out_len, owner);
+		r->reply_shows_bindings = a == REGISTRAR_REPLY && r->reply_code == 200;
 		/* Counted once, by the worker that answers it. */
 		if (a != REGISTRAR_HANDOFF)
 			count(r, STAT_rx_register);

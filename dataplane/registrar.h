@@ -95,6 +95,11 @@ struct registrar {
 	 * nat_keepalive_track() with the frame's path. */
 	uint32_t n_nat_slots;
 	uint32_t nat_slots[STORE_MAX_BINDINGS_PER_AOR];
+	/* Set by each registrar_handle: the reply is a REGISTER's 200, which
+	 * states bindings; [store] reply_after_commit holds it until the
+	 * table's events so far are committed. */
+	bool reply_shows_bindings;
+	unsigned reply_code;                   /* of the last reply built */
 	uint32_t worker;
 	uint32_t n_workers;
 	int64_t date_s;                        /* second the Date text is for */

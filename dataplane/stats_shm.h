@@ -75,6 +75,8 @@
 	X(keepalive_unreachable) /* bindings removed: misses in a row */  \
 	X(keepalive_untracked) /* NAT bindings with no room for their path */ \
 	X(keepalive_no_mbuf)   /* keepalive not sent: mbuf pool empty */  \
+	X(replies_held)        /* 200s held until their changes were committed */ \
+	X(drop_held_full)      /* 200s not sent: held-reply queue full */ \
 	X(busy_cycles)         /* TSC cycles spent on received bursts */  \
 	X(tsc_hz)              /* TSC frequency, to turn cycles into time */
 

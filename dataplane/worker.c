@@ -37,7 +37,39 @@ int64_t worker_now_s(const struct worker *w)
 	return (int64_t)(worker_now_ns(w) / 1000000000);
 }
 
-enum verdict { VERDICT_FREE, VERDICT_REPLY, VERDICT_HANDED_OFF };
+enum verdict {
+	VERDICT_FREE,
+	VERDICT_REPLY,
+	VERDICT_KEPT,        /* handed to the owner worker, or held for a commit */
+};
+
+/* Events of this worker's ring the checkpoint has committed: it releases
+ * them only after their commit (store/checkpoint.h). */
+static uint64_t committed_events(const struct worker *w)
+{
+	const struct event_ring *ring = w->registrar.events;
+
+	return event_ring_pushed(ring) - event_ring_count(ring);
+}
+
+/* The reply in m states bindings: keep it until they are committed. */
+static enum verdict hold_for_commit(struct worker *w, struct rte_mbuf *m)
+{
+	uint64_t after = event_ring_pushed(w->registrar.events);
+
+	if (w->held_head == w->held_tail && committed_events(w) >= after)
+		return VERDICT_REPLY;
+	if (w->held_tail - w->held_head == WORKER_HELD_MAX) {
+		/* The checkpoint is far behind: no answer rather than an
+		 * unsafe one; the phone retransmits. */
+		w->counters[STAT_drop_held_full]++;
+		return VERDICT_FREE;
+	}
+	w->held[w->held_tail % WORKER_HELD_MAX] = (struct held_reply){ m, after };
+	w->held_tail++;
+	w->counters[STAT_replies_held]++;
+	return VERDICT_KEPT;
+}
 
 /* Turns m into the reply held in w->response. The response is built aside
  * because the request's parse slices point into the payload it replaces. */
@@ -86,10 +118,14 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 						   d->payload_len, &src, now_s, !handed_off,
 						   w->response, cap, &len, &owner);
 	switch (a) {
-	case REGISTRAR_REPLY:
+	case REGISTRAR_REPLY: {
 		if (w->registrar.n_nat_slots)
 			track_nat_bindings(w, m, d);
-		return reply_from_buffer(w, m, d, len);
+		enum verdict v = reply_from_buffer(w, m, d, len);
+		if (v == VERDICT_REPLY && w->hold_replies && w->registrar.reply_shows_bindings)
+			return hold_for_commit(w, m);
+		return v;
+	}
 	case REGISTRAR_HANDOFF:
 		if (rte_ring_enqueue(w->handoff_rings[owner], m) != 0) {
 			/* The owner is saturated: tell the phone to come back. */
@@ -100,7 +136,7 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 			return reply_from_buffer(w, m, d, len);
 		}
 		w->counters[STAT_handoff_sent]++;
-		return VERDICT_HANDED_OFF;
+		return VERDICT_KEPT;
 	case REGISTRAR_DROP:
 	default:
 		return VERDICT_FREE;
@@ -261,6 +297,26 @@ static void transmit(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 	}
 }
 
+unsigned worker_release_held(struct worker *w)
+{
+	struct rte_mbuf *pkts[WORKER_BURST];
+	uint64_t done;
+	uint16_t n = 0;
+
+	if (w->held_head == w->held_tail)
+		return 0;
+	done = committed_events(w);
+	while (w->held_head != w->held_tail && n < WORKER_BURST) {
+		const struct held_reply *h = &w->held[w->held_head % WORKER_HELD_MAX];
+		if (h->after > done)
+			break;
+		pkts[n++] = h->m;
+		w->held_head++;
+	}
+	transmit(w, pkts, n);
+	return n;
+}
+
 unsigned worker_send_keepalives(struct worker *w, uint64_t now_ns)
 {
 	const struct registrar_config *cfg = w->registrar.live_cfg
@@ -342,10 +398,14 @@ int worker_main(void *arg)
 			worker_housekeeping(w, now_s);
 		if (w->registrar.keepalive && w->pool)
 			worker_send_keepalives(w, worker_now_ns(w));
+		worker_release_held(w);
 		if (w->qsbr)
 			rte_rcu_qsbr_quiescent(w->qsbr, thread_id);
 	}
 	if (w->qsbr)
 		rte_rcu_qsbr_thread_offline(w->qsbr, thread_id);
+	/* Stopping: what was not committed is not answered. */
+	while (w->held_head != w->held_tail)
+		rte_pktmbuf_free(w->held[w->held_head++ % WORKER_HELD_MAX].m);
 	return 0;
 }

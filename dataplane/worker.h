@@ -19,6 +19,18 @@ struct rte_rcu_qsbr;
 
 #define WORKER_BURST 32
 #define WORKER_RESPONSE_MAX 2048
+/* Replies a worker may hold for their commit ([store] reply_after_commit):
+ * a 10 ms window plus a 10 ms fsync at 400 k REGISTERs/s. The mbuf pool
+ * has room for them on top of the RX/TX rings. */
+#define WORKER_HELD_MAX 8192
+
+/* A 200 waiting until the checkpoint has committed the first `after`
+ * events of the worker's ring (everything the table had done when it was
+ * answered). */
+struct held_reply {
+	struct rte_mbuf *m;
+	uint64_t after;
+};
 
 struct worker {
 	unsigned index;                 /* 0..workers-1 */
@@ -37,6 +49,12 @@ struct worker {
 	struct rte_ring **handoff_rings;/* every worker's handoff_in, by index */
 	struct rte_rcu_qsbr *qsbr;      /* account table reclamation */
 	struct rte_mempool *pool;       /* requests we originate (NAT keepalives) */
+	/* [store] reply_after_commit: a REGISTER's 200 leaves only once the
+	 * binding changes it reports are in LMDB, so a kill -9 or power loss
+	 * never loses a registration a phone was told about. */
+	bool hold_replies;
+	uint32_t held_head, held_tail;  /* FIFO; `after` grows along it */
+	struct held_reply held[WORKER_HELD_MAX];
 	/* Software prefilter, for ports without XDP (protection.h) */
 	bool soft_filter;
 	struct prefix_list *const *soft_blocks;
@@ -66,6 +84,10 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 
 /* Once a second: expire bindings. Exposed for tests. */
 void worker_housekeeping(struct worker *w, int64_t now_s);
+
+/* Sends the held replies whose changes the checkpoint has committed.
+ * Returns how many. Exposed for tests. */
+unsigned worker_release_held(struct worker *w);
 
 /* Sends the NAT keepalives due by now (nat_keepalive.h) and removes
  * bindings that missed too many; a share of the table per call. Returns
