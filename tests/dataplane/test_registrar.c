@@ -634,6 +634,24 @@ static void test_keepalive_answers_reach_their_probe(void **state)
 	reg.keepalive = NULL;
 }
 
+/* Only a REGISTER's 200 states bindings (and is held for the commit
+ * under [store] reply_after_commit). */
+static void test_only_register_200_is_marked_as_stating_bindings(void **state)
+{
+	(void)state;
+	handle(register_msg("alice", REALM, "c1", 1, ""));
+	assert_status("SIP/2.0 401 ");
+	assert_false(reg.reply_shows_bindings);
+	register_user("alice", "secret-a", "c1", 2, "");
+	assert_status("SIP/2.0 200 OK");
+	assert_true(reg.reply_shows_bindings);
+	handle("OPTIONS sip:" REALM " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
+	       "From: <sip:a@" REALM ">;tag=1\r\nTo: <sip:" REALM ">\r\nCall-ID: o1\r\n"
+	       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	assert_status("SIP/2.0 200 OK");
+	assert_false(reg.reply_shows_bindings);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -680,6 +698,7 @@ int main(void)
 		T(test_aor_owned_by_another_worker_is_handed_off),
 		T(test_nat_registration_is_tracked_for_keepalives),
 		T(test_keepalive_answers_reach_their_probe),
+		T(test_only_register_200_is_marked_as_stating_bindings),
 #undef T
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
