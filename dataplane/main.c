@@ -52,6 +52,10 @@
 #define RX_DESC 1024
 #define TX_DESC 1024
 #define HANDOFF_RING_SIZE 4096
+/* struct handoff buffers (a parse result, ~14 KB each) per worker: what
+ * is in flight between workers at once; none left is answered like a
+ * full ring (503). */
+#define HANDOFF_BUFFERS_PER_WORKER 2047
 #define EVENT_RING_SIZE 65536
 #define REPLAY_ENTRIES (1u << 20)
 #define LOCKOUT_ENTRIES (1u << 18)
@@ -79,6 +83,7 @@ struct registrar_state {
 	struct event_ring *rings[CONFIG_MAX_WORKERS];
 	struct binding_table *tables[CONFIG_MAX_WORKERS];
 	struct rte_ring *handoff[CONFIG_MAX_WORKERS];
+	struct rte_mempool *handoff_pool;        /* struct handoff; NULL with one worker */
 	struct rte_ring *commands[CONFIG_MAX_WORKERS];
 	struct mgmt *mgmt;
 	pthread_mutex_t reload_lock;
@@ -198,6 +203,17 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 		fprintf(stderr, "sipreg-dataplane: cannot set up RCU for %u workers\n", n);
 		return -1;
 	}
+	if (n > 1) {
+		rs->handoff_pool = rte_mempool_create("handoff", HANDOFF_BUFFERS_PER_WORKER * n,
+						      sizeof(struct handoff), 32, 0, NULL, NULL, NULL,
+						      NULL, (int)rte_socket_id(), 0);
+		if (!rs->handoff_pool) {
+			fprintf(stderr, "sipreg-dataplane: hand-off buffers (%u x %zu bytes): %s "
+				"(raise [dataplane] memory_mb)\n", HANDOFF_BUFFERS_PER_WORKER * n,
+				sizeof(struct handoff), rte_strerror(rte_errno));
+			return -1;
+		}
+	}
 	for (unsigned k = 0; k < n; k++) {
 		char name[32];
 
@@ -279,6 +295,7 @@ static void registrar_teardown(struct registrar_state *rs, unsigned n)
 		nat_keepalive_destroy(rs->keepalive[k]);
 	}
 	account_table_free(rs->accounts);
+	rte_mempool_free(rs->handoff_pool);
 	rte_free(rs->qsbr);
 	store_config_close(rs->config_env);
 	store_lmdb_close(rs->lmdb);
@@ -631,6 +648,7 @@ int main(int argc, char **argv)
 			w->handoff_in = rs.handoff[k];
 			w->cmd_in = rs.commands[k];
 			w->handoff_rings = rs.handoff;
+			w->handoff_pool = rs.handoff_pool;
 			w->qsbr = rs.qsbr;
 		}
 		rte_eal_remote_launch(worker_main, w, lcore);

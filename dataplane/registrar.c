@@ -750,14 +750,12 @@ static enum registrar_action handle_response(struct registrar *r, const struct s
 	return REGISTRAR_DROP;
 }
 
-enum registrar_action registrar_handle(struct registrar *r, const char *payload, uint32_t len,
-				       const struct sip_source *src, int64_t now_s,
-				       bool allow_handoff, char *out, uint32_t out_cap,
-				       uint32_t *out_len, uint32_t *owner)
+enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip_msg *msg,
+					   enum sip_parse_status st, const char *payload, uint32_t len,
+					   const struct sip_source *src, int64_t now_s,
+					   bool allow_handoff, char *out, uint32_t out_cap,
+					   uint32_t *out_len, uint32_t *owner)
 {
-	struct sip_msg msg;
-	enum sip_parse_status st = sip_parse(payload, len, &msg);
-
 	r->n_nat_slots = 0;
 	r->reply_shows_bindings = false;
 	if (r->live_cfg)
@@ -770,11 +768,11 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 		}
 		return finish(r, &w, 400, out_len);
 	}
-	if (!msg.is_request)
-		return handle_response(r, &msg, allow_handoff, owner);
-	switch (msg.method) {
+	if (!msg->is_request)
+		return handle_response(r, msg, allow_handoff, owner);
+	switch (msg->method) {
 	case SIP_METHOD_REGISTER: {
-		enum registrar_action a = handle_register(r, &msg, src, now_s, allow_handoff, out,
+		enum registrar_action a = handle_register(r, msg, src, now_s, allow_handoff, out,
 							  out_cap, out_len, owner);
 		r->reply_shows_bindings = a == REGISTRAR_REPLY && r->reply_code == 200;
 		/* Counted once, by the worker that answers it. */
@@ -785,7 +783,7 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 	case SIP_METHOD_OPTIONS: {
 		struct response_writer w;
 		count(r, STAT_rx_options);
-		response_begin(&w, out, out_cap, 200, "OK", &msg, src);
+		response_begin(&w, out, out_cap, 200, "OK", msg, src);
 		response_header(&w, "Allow", ALLOW);
 		response_header(&w, "Accept", "application/sdp");
 		return finish(r, &w, 200, out_len);
@@ -796,11 +794,23 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 	default: {
 		struct response_writer w;
 		count(r, STAT_rx_other_method);
-		response_begin(&w, out, out_cap, 405, "Method Not Allowed", &msg, src);
+		response_begin(&w, out, out_cap, 405, "Method Not Allowed", msg, src);
 		response_header(&w, "Allow", ALLOW);
 		return finish(r, &w, 405, out_len);
 	}
 	}
+}
+
+enum registrar_action registrar_handle(struct registrar *r, const char *payload, uint32_t len,
+				       const struct sip_source *src, int64_t now_s,
+				       bool allow_handoff, char *out, uint32_t out_cap,
+				       uint32_t *out_len, uint32_t *owner)
+{
+	struct sip_msg msg;
+	enum sip_parse_status st = sip_parse(payload, len, &msg);
+
+	return registrar_handle_msg(r, &msg, st, payload, len, src, now_s, allow_handoff, out,
+				    out_cap, out_len, owner);
 }
 
 enum registrar_action registrar_reply_busy(struct registrar *r, const char *payload, uint32_t len,

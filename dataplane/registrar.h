@@ -125,6 +125,15 @@ enum registrar_action registrar_handle(struct registrar *r, const char *payload,
 				       bool allow_handoff, char *out, uint32_t out_cap,
 				       uint32_t *out_len, uint32_t *owner);
 
+/* registrar_handle for a datagram already parsed into msg by sip_parse
+ * (st its status; msg's slices point into payload): a worker parses once
+ * and hands the parse result to the AOR's owner with the frame. */
+enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip_msg *msg,
+					   enum sip_parse_status st, const char *payload, uint32_t len,
+					   const struct sip_source *src, int64_t now_s,
+					   bool allow_handoff, char *out, uint32_t out_cap,
+					   uint32_t *out_len, uint32_t *owner);
+
 /* Answers 503 with Retry-After to a request that cannot be processed now
  * (the owner's hand-off ring is full). Same return contract as
  * registrar_handle, without hand-off. */

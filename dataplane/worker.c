@@ -100,11 +100,17 @@ static void track_nat_bindings(struct worker *w, const struct rte_mbuf *m,
 	}
 }
 
+/* from: the hand-off that brought m (its parse included), or NULL for a
+ * frame received here, which is parsed into a handoff buffer when there
+ * is more than one worker (it may have to move) and into w->msg else. */
 static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
-				     const struct udp_datagram *d, bool handed_off,
+				     const struct udp_datagram *d, const struct handoff *from,
 				     int64_t now_s)
 {
 	struct sip_source src = { .ip_version = d->ip_version, .port = d->src_port };
+	struct handoff *h = NULL;
+	const struct sip_msg *msg;
+	enum sip_parse_status st = SIP_PARSE_OK;
 	uint32_t len = 0, owner = 0;
 
 	if (d->ip_version == 4)
@@ -114,9 +120,27 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 	uint16_t cap = packet_reply_capacity(m, d);
 	if (cap > sizeof(w->response))
 		cap = sizeof(w->response);
-	enum registrar_action a = registrar_handle(&w->registrar, (const char *)d->payload,
-						   d->payload_len, &src, now_s, !handed_off,
-						   w->response, cap, &len, &owner);
+	if (from) {
+		msg = &from->msg;
+	} else {
+		struct sip_msg *into = &w->msg;
+		if (w->handoff_pool && rte_mempool_get(w->handoff_pool, (void **)&h) == 0)
+			into = &h->msg;
+		st = sip_parse((const char *)d->payload, d->payload_len, into);
+		msg = into;
+	}
+	enum registrar_action a = registrar_handle_msg(&w->registrar, msg, st, (const char *)d->payload,
+						       d->payload_len, &src, now_s, from == NULL,
+						       w->response, cap, &len, &owner);
+	if (a == REGISTRAR_HANDOFF && h) {
+		h->m = m;
+		if (rte_ring_enqueue(w->handoff_rings[owner], h) == 0) {
+			w->counters[STAT_handoff_sent]++;
+			return VERDICT_KEPT;
+		}
+	}
+	if (h)
+		rte_mempool_put(w->handoff_pool, h);
 	switch (a) {
 	case REGISTRAR_REPLY: {
 		if (w->registrar.n_nat_slots)
@@ -127,16 +151,13 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 		return v;
 	}
 	case REGISTRAR_HANDOFF:
-		if (rte_ring_enqueue(w->handoff_rings[owner], m) != 0) {
-			/* The owner is saturated: tell the phone to come back. */
-			w->counters[STAT_handoff_ring_full]++;
-			if (registrar_reply_busy(&w->registrar, (const char *)d->payload, d->payload_len,
-						 &src, w->response, cap, &len) != REGISTRAR_REPLY)
-				return VERDICT_FREE;
-			return reply_from_buffer(w, m, d, len);
-		}
-		w->counters[STAT_handoff_sent]++;
-		return VERDICT_KEPT;
+		/* The owner is saturated (its ring, or the handoff buffers, are
+		 * full): tell the phone to come back. */
+		w->counters[STAT_handoff_ring_full]++;
+		if (registrar_reply_busy(&w->registrar, (const char *)d->payload, d->payload_len,
+					 &src, w->response, cap, &len) != REGISTRAR_REPLY)
+			return VERDICT_FREE;
+		return reply_from_buffer(w, m, d, len);
 	case REGISTRAR_DROP:
 	default:
 		return VERDICT_FREE;
@@ -179,7 +200,7 @@ static bool soft_filter_pass(struct worker *w, const struct udp_datagram *d, uin
 }
 
 uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
-			      bool handed_off, int64_t now_s)
+			      int64_t now_s)
 {
 	uint64_t now_ns = w->soft_filter ? worker_now_ns(w) : 0;
 
@@ -204,11 +225,8 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (handed_off)
-			w->counters[STAT_handoff_received]++;
-		else
-			w->counters[STAT_rx_sip_datagrams]++;
-		if (w->soft_filter && !handed_off && !soft_filter_pass(w, &d, now_ns)) {
+		w->counters[STAT_rx_sip_datagrams]++;
+		if (w->soft_filter && !soft_filter_pass(w, &d, now_ns)) {
 			rte_pktmbuf_free(m);
 			continue;
 		}
@@ -218,10 +236,34 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 				v = VERDICT_REPLY;
 			}
 		} else {
-			v = handle_registrar(w, m, &d, handed_off, now_s);
+			v = handle_registrar(w, m, &d, NULL, now_s);
 		}
 		if (v == VERDICT_REPLY)
 			pkts[n_reply++] = m;
+		else if (v == VERDICT_FREE)
+			rte_pktmbuf_free(m);
+	}
+	return n_reply;
+}
+
+uint16_t worker_process_handoffs(struct worker *w, struct handoff **items, uint16_t n,
+				 struct rte_mbuf **replies, int64_t now_s)
+{
+	uint16_t n_reply = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = items[i]->m;
+		struct udp_datagram d;
+		enum verdict v = VERDICT_FREE;
+
+		w->counters[STAT_handoff_received]++;
+		/* The sender decoded it already: this only finds the headers
+		 * again (and re-checks the UDP sum, which a NIC would skip). */
+		if (packet_decode_udp(m, &d) == PACKET_OK)
+			v = handle_registrar(w, m, &d, items[i], now_s);
+		rte_mempool_put(w->handoff_pool, items[i]);
+		if (v == VERDICT_REPLY)
+			replies[n_reply++] = m;
 		else if (v == VERDICT_FREE)
 			rte_pktmbuf_free(m);
 	}
@@ -368,7 +410,7 @@ int worker_main(void *arg)
 			if (n) {
 				uint64_t start = rte_rdtsc();
 				w->counters[STAT_rx_packets] += n;
-				transmit(w, pkts, worker_process_burst(w, pkts, n, false, now_s));
+				transmit(w, pkts, worker_process_burst(w, pkts, n, now_s));
 				uint64_t spent = rte_rdtsc() - start;
 				w->counters[STAT_busy_cycles] += spent;
 				record_latency(w, spent, n);
@@ -380,10 +422,11 @@ int worker_main(void *arg)
 				transmit(w, pkts, (uint16_t)k);
 		}
 		if (w->handoff_in) {
-			unsigned k = rte_ring_dequeue_burst(w->handoff_in, (void **)pkts, WORKER_BURST, NULL);
+			struct handoff *items[WORKER_BURST];
+			unsigned k = rte_ring_dequeue_burst(w->handoff_in, (void **)items, WORKER_BURST, NULL);
 			if (k) {
 				uint64_t start = rte_rdtsc();
-				transmit(w, pkts, worker_process_burst(w, pkts, (uint16_t)k, true, now_s));
+				transmit(w, pkts, worker_process_handoffs(w, items, (uint16_t)k, pkts, now_s));
 				uint64_t spent = rte_rdtsc() - start;
 				w->counters[STAT_busy_cycles] += spent;
 				record_latency(w, spent, (uint16_t)k);

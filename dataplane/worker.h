@@ -24,6 +24,14 @@ struct rte_rcu_qsbr;
  * has room for them on top of the RX/TX rings. */
 #define WORKER_HELD_MAX 8192
 
+/* A request on its way to the worker that owns its AOR: the frame and
+ * its parse (slices into the frame), so the owner does not parse again.
+ * From the shared handoff mempool; the owner puts it back. */
+struct handoff {
+	struct rte_mbuf *m;
+	struct sip_msg msg;
+};
+
 /* A 200 waiting until the checkpoint has committed the first `after`
  * events of the worker's ring (everything the table had done when it was
  * answered). */
@@ -44,7 +52,8 @@ struct worker {
 	struct registrar registrar;     /* registrar mode */
 	struct rte_ring *tx_in;         /* replies of queue-less workers to send */
 	struct rte_ring *tx_via;        /* no TX queue of my own: send through here */
-	struct rte_ring *handoff_in;    /* requests whose AOR this worker owns */
+	struct rte_ring *handoff_in;    /* struct handoff *: requests whose AOR this worker owns */
+	struct rte_mempool *handoff_pool; /* struct handoff; NULL with one worker */
 	struct rte_ring *cmd_in;        /* struct worker_command * from the mgmt thread */
 	struct rte_ring **handoff_rings;/* every worker's handoff_in, by index */
 	struct rte_rcu_qsbr *qsbr;      /* account table reclamation */
@@ -68,6 +77,7 @@ struct worker {
 	int64_t start_unix_ns;          /* CLOCK_REALTIME at start_tsc */
 	int64_t last_housekeeping_s;
 	char response[WORKER_RESPONSE_MAX];
+	struct sip_msg msg;             /* parse of a request that stays here */
 };
 
 /* lcore entry point for rte_eal_remote_launch; arg is a struct worker.
@@ -76,11 +86,16 @@ int worker_main(void *arg);
 
 /* Processes one burst of received frames in place: frames to answer are
  * moved to the front of pkts and their count returned; frames handed to
- * their owner worker leave pkts; the rest are freed and counted.
- * handed_off is true for a burst taken from this worker's hand-off ring.
- * Exposed for the in-memory pipeline harness and tests. */
+ * their owner worker or held for a commit leave pkts; the rest are freed
+ * and counted. Exposed for the in-memory pipeline harness and tests. */
 uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
-			      bool handed_off, int64_t now_s);
+			      int64_t now_s);
+
+/* Processes n requests other workers handed to this one (their owner);
+ * each goes back to the handoff pool. Frames to answer are written to
+ * replies; returns their count. */
+uint16_t worker_process_handoffs(struct worker *w, struct handoff **items, uint16_t n,
+				 struct rte_mbuf **replies, int64_t now_s);
 
 /* Once a second: expire bindings. Exposed for tests. */
 void worker_housekeeping(struct worker *w, int64_t now_s);

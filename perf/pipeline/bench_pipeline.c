@@ -172,7 +172,7 @@ static uint64_t run(struct worker *w, struct rte_mempool *pool, const struct fra
 			pkts[j]->data_len = f->len;
 			pkts[j]->pkt_len = f->len;
 		}
-		uint16_t replies = worker_process_burst(w, pkts, k, false, now_s);
+		uint16_t replies = worker_process_burst(w, pkts, k, now_s);
 		for (uint16_t j = 0; j < replies; j++) {
 			const char *p = rte_pktmbuf_mtod_offset(pkts[j], const char *, HEADERS_LEN);
 			if (memcmp(p + 8, expect, 3) == 0)
