@@ -40,8 +40,11 @@ def main():
     tap.check(c["handoff_sent"][0] > 0 and c["handoff_sent"][0] == c["handoff_received"][0],
               "requests received by the non-owner are handed to the owner, none lost",
               (c["handoff_sent"], c["handoff_received"], c["handoff_ring_full"]))
-    tap.check(c["reply_200"][0] == N and c["tx_forwarded"][0] > 0,
-              "the worker without a TX queue sends through the queue owner", (c["reply_200"], c["tx_forwarded"]))
+    # Retransmissions (a 200 held for a slow commit on a busy machine) are
+    # answered 200 again.
+    tap.check(c["reply_200"][0] == N + c["retransmissions"][0] and c["tx_forwarded"][0] > 0,
+              "the worker without a TX queue sends through the queue owner",
+              (c["reply_200"], c["retransmissions"], c["tx_forwarded"]))
     have = wait_for(lambda: len(bindings(dp)) == N, timeout=5)
     tap.check(have, "every binding is in LMDB", len(bindings(dp)))
     dp.stop()
