@@ -335,6 +335,102 @@ test_existing_contact_refreshes_keeping_registered_at(void **state)
 	assert_int_equal(b->cseq, 2);
 }
 
+/* Drop every event the ring holds (the tests below look at the next one). */
+static void
+ring_clear(struct event_ring *ring)
+{
+	const struct store_event *ev;
+	uint32_t n;
+
+	while ((n = event_ring_peek(ring, &ev, UINT32_MAX)) > 0)
+		event_ring_release(ring, n);
+}
+
+static void
+assert_string(const struct store_binding_data *b, enum store_string which, const char *want)
+{
+	size_t len;
+	const char *got = store_binding_string(b, which, &len);
+
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+}
+
+/* The one event in the ring is `type` and carries exactly binding b. */
+static void
+assert_single_event_carries(struct event_ring *ring, enum store_event_type type,
+			    const struct store_binding_data *b)
+{
+	const struct store_event *ev;
+
+	assert_int_equal(event_ring_peek(ring, &ev, UINT32_MAX), 1);
+	assert_int_equal(ev->type, type);
+	assert_int_equal(store_binding_data_used_size(&ev->binding),
+			 store_binding_data_used_size(b));
+	assert_memory_equal(&ev->binding, b, store_binding_data_used_size(b));
+}
+
+static void
+test_refresh_stores_new_call_id_user_agent_path_and_source(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_binding_data *b;
+
+	register_contact(f, "c1", 1, "sip:alice@198.18.0.1", 600, T0);
+	ring_clear(f->ring);
+	reg_init(&f->r, AOR, "a-longer-call-id@phone", 1, T0 + 5);
+	reg_contact(&f->r, "sip:alice@198.18.0.1", 600);
+	f->r.req.user_agent = S("ua/2");
+	f->r.req.path = S("<sip:edge.example.com;lr>");
+	f->r.req.source.port = 5070;
+	f->r.req.transport = STORE_TRANSPORT_TCP;
+	apply(f);
+	assert_int_equal(f->res.status_code, 200);
+	assert_int_equal(count_events(&f->res, STORE_EVENT_REFRESHED), 1);
+	b = find_contact(f->table, AOR, "sip:alice@198.18.0.1");
+	assert_non_null(b);
+	assert_string(b, STORE_STR_AOR, AOR);
+	assert_string(b, STORE_STR_CALL_ID, "a-longer-call-id@phone");
+	assert_string(b, STORE_STR_USER_AGENT, "ua/2");
+	assert_string(b, STORE_STR_ACCOUNT, "acme");
+	assert_string(b, STORE_STR_PATH, "<sip:edge.example.com;lr>");
+	assert_int_equal(b->source.port, 5070);
+	assert_int_equal(b->transport, STORE_TRANSPORT_TCP);
+	assert_int_equal(b->registered_at_s, T0);
+	assert_single_event_carries(f->ring, STORE_EVENT_REFRESHED, b);
+}
+
+static void
+test_refresh_by_instance_stores_the_new_contact_and_later_fields(void **state)
+{
+	struct fixture *f = *state;
+	const char *instance = "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";
+	struct registration_contact *c;
+	const struct store_binding_data *b;
+
+	reg_init(&f->r, AOR, "c1", 1, T0);
+	c = reg_contact(&f->r, "sip:alice@198.18.0.1:5060;ob", 600);
+	c->instance = S(instance);
+	apply(f);
+	assert_int_equal(f->res.status_code, 200);
+	ring_clear(f->ring);
+	/* a shorter contact URI: every later string moves */
+	reg_init(&f->r, AOR, "c1", 2, T0 + 5);
+	c = reg_contact(&f->r, "sip:a@198.18.0.9", 600);
+	c->instance = S(instance);
+	f->r.req.user_agent = S("ua/3");
+	apply(f);
+	assert_int_equal(count_events(&f->res, STORE_EVENT_REFRESHED), 1);
+	assert_int_equal(aor_binding_count(f->table, AOR), 1);
+	b = find_contact(f->table, AOR, "sip:a@198.18.0.9");
+	assert_non_null(b);
+	assert_string(b, STORE_STR_CALL_ID, "c1");
+	assert_string(b, STORE_STR_USER_AGENT, "ua/3");
+	assert_string(b, STORE_STR_INSTANCE, instance);
+	assert_int_equal(b->cseq, 2);
+	assert_single_event_carries(f->ring, STORE_EVENT_REFRESHED, b);
+}
+
 static void
 test_contact_with_expires_0_removes_binding_with_unregistered_event(void **state)
 {
@@ -844,6 +940,8 @@ main(void)
 		T(test_other_call_id_with_lower_cseq_refreshes),
 		T(test_new_contact_adds_binding_with_registered_event),
 		T(test_existing_contact_refreshes_keeping_registered_at),
+		T(test_refresh_stores_new_call_id_user_agent_path_and_source),
+		T(test_refresh_by_instance_stores_the_new_contact_and_later_fields),
 		T(test_contact_with_expires_0_removes_binding_with_unregistered_event),
 		T(test_expires_0_for_unknown_contact_changes_nothing),
 		T(test_register_without_contacts_lists_current_bindings),
