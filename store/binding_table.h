@@ -179,11 +179,20 @@ void binding_table_apply_register(struct binding_table *t,
 				  struct registration_result *res);
 
 /*
- * Burst staging (optional, speed only): for a burst of REGISTERs call
- * _prefetch_index for every AOR, then _prefetch_aor for every AOR, then
- * apply them (aor_hash = store_aor_hash(), as computed for the owner).  The two cache misses of a lookup (index entry, then the
- * binding) then overlap across the burst instead of adding up
- * (perf/bench-store: "refresh, staged" vs "one by one").
+ * Burst staging (optional, speed only; aor_hash = store_aor_hash(), as
+ * computed for the owner).  For a burst of n REGISTERs (an rx burst, 32):
+ *
+ *	for (k = 0; k < n; k++) binding_table_prefetch_index(t, hash[k]);
+ *	for (k = 0; k < 8 && k < n; k++) binding_table_prefetch_aor(t, hash[k]);
+ *	for (k = 0; k < n; k++) {
+ *		if (k + 8 < n) binding_table_prefetch_aor(t, hash[k + 8]);
+ *		binding_table_apply_register(t, policy, &req[k], &res[k]);
+ *	}
+ *
+ * The two cache misses of a lookup (index entry, then the binding) then
+ * overlap with other requests' work instead of adding up: perf/bench-store
+ * "refresh at N, staged" (this pattern, per burst of 32) ~5 M/s per core
+ * vs "one by one" ~2 M/s at 1M bindings.
  */
 void binding_table_prefetch_index(const struct binding_table *t, uint64_t aor_hash);
 void binding_table_prefetch_aor(const struct binding_table *t, uint64_t aor_hash);
