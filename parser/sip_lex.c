@@ -135,19 +135,3 @@ const char *sip_scan_host(const char *p, const char *end, struct sip_slice *host
 	*is_ipv6 = false;
 	return q;
 }
-
-const char *sip_scan_port(const char *p, const char *end, uint16_t *port)
-{
-	uint32_t v = 0;
-	const char *q = p;
-	while (q < end && sip_is((unsigned char)*q, SIP_CC_DIGIT)) {
-		v = v * 10 + (uint32_t)(*q - '0');
-		if (v > 65535)
-			return NULL;
-		q++;
-	}
-	if (q == p)
-		return NULL;
-	*port = (uint16_t)v;
-	return q;
-}

@@ -445,7 +445,21 @@ const char *sip_scan_host(const char *p, const char *end, struct sip_slice *host
 
 /* Port digits at p: 1-5 digits, value <= 65535. Returns the pointer after
  * them or NULL. */
-const char *sip_scan_port(const char *p, const char *end, uint16_t *port);
+static inline const char *sip_scan_port(const char *p, const char *end, uint16_t *port)
+{
+	uint32_t v = 0;
+	const char *q = p;
+	while (q < end && (unsigned char)(*q - '0') <= 9) {
+		v = v * 10 + (uint32_t)(*q - '0');
+		if (v > 65535)
+			return NULL;
+		q++;
+	}
+	if (q == p)
+		return NULL;
+	*port = (uint16_t)v;
+	return q;
+}
 
 /* sip_uri_parse for a URI inside a datagram that ends at lim (>= s's
  * end): SIMD loads may reach past the URI, never past lim. */

@@ -135,16 +135,15 @@ static bool uri_parse_common(struct sip_slice s, const char *lim, struct sip_uri
 	/* userinfo: user characters up to the first '@'; ':' (a password or a
 	 * port), '%' or anything else first goes to the general code, unless
 	 * no '@' follows at all */
-	const char *q = p;
-	while (q < end && (sip_cc2[(unsigned char)*q] & SIP_CC2_USER_NOPCT) != 0)
-		q++;
-	if (q < end && *q == '@') {
-		if (q == p)
+	const char *q = sip_find_byte_lim(p, end, lim, '@');
+	if (q != end) {
+		const char *u = p;
+		while (u < q && (sip_cc2[(unsigned char)*u] & SIP_CC2_USER_NOPCT) != 0)
+			u++;
+		if (u != q || q == p)
 			return false;
 		uri->user = sip_mk(p, q);
 		p = q + 1;
-	} else if (q < end && sip_find_byte_lim(q, end, lim, '@') != end) {
-		return false;
 	}
 	if (p >= end || *p == '[')
 		return false;
