@@ -294,7 +294,7 @@ static inline const char *sip_find_qstop_lim(const char *p, const char *end, con
 }
 
 /* sip_skip_quoted with loads bounded by lim. */
-static inline const char *sip_skip_quoted_lim(const char *p, const char *end, const char *lim)
+static inline __attribute__((always_inline)) const char *sip_skip_quoted_lim(const char *p, const char *end, const char *lim)
 {
 	p++;
 	while (p < end) {
@@ -348,7 +348,7 @@ static inline bool sip_is_param_value_char(unsigned char c)
  * advances *pp to the ';' of the next parameter or to end. Inline so that
  * the Via, From/To, Contact and URI parameter loops do not pay a call and
  * a slice round trip per parameter (perf/bench-parse, callgrind). */
-static inline bool sip_param_next_lim(const char **pp, const char *end, const char *lim, struct sip_slice *name,
+static inline __attribute__((always_inline)) bool sip_param_next_lim(const char **pp, const char *end, const char *lim, struct sip_slice *name,
 				      struct sip_slice *value)
 {
 	const char *p = sip_skip_lws(*pp, end);

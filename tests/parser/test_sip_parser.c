@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -557,6 +558,143 @@ static void test_control_character_in_quoted_string_is_rejected(void **state)
 			 SIP_PARSE_BAD_FROM);
 }
 
+/* The scanners load 16 bytes at a time while 16 remain before the
+ * datagram end and go byte by byte after that. Every field must come out
+ * the same wherever the 16-byte boundaries and the datagram end fall, and
+ * nothing past the datagram may be read: each message is parsed from an
+ * exactly sized heap copy (the ASan and fuzz builds catch a read past it). */
+static enum sip_parse_status parse_exact(const char *text, size_t len, char **copy)
+{
+	*copy = malloc(len);
+	assert_non_null(*copy);
+	memcpy(*copy, text, len);
+	return sip_parse(*copy, len, &msg);
+}
+
+static void test_fields_are_the_same_at_every_16_byte_alignment(void **state)
+{
+	(void)state;
+	char text[2048];
+	char pad[80];
+	for (int k = 0; k < 64; k++) {
+		memset(pad, 'x', (size_t)k);
+		pad[k] = '\0';
+		/* the padding shifts every later field across the 16-byte
+		 * boundaries (the nonce grows with it); Authorization's last
+		 * quoted value lies in the datagram's last 16 bytes */
+		int n = snprintf(text, sizeof(text),
+				 "REGISTER sip:example.com SIP/2.0\r\n"
+				 "X-Pad: %s\r\n"
+				 "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1234;rport\r\n"
+				 "From: \"Alice\" <sip:alice@example.com>;tag=abc\r\n"
+				 "To: <sip:alice@example.com>\r\n"
+				 "Call-ID: 1234@192.0.2.10\r\n"
+				 "CSeq: 2 REGISTER\r\n"
+				 "Contact: <sip:alice@192.0.2.10:5060;transport=udp>;expires=60;+sip.instance=\"<urn:x>\"\r\n"
+				 "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n%s\", "
+				 "uri=\"sip:example.com\", response=\"r\", nc=00000001, opaque=\"op\"\r\n"
+				 "\r\n",
+				 pad, pad);
+		char *copy;
+		assert_int_equal(parse_exact(text, (size_t)n, &copy), SIP_PARSE_OK);
+		assert_slice(msg.via[0].branch, "z9hG4bK1234");
+		assert_true(msg.via[0].has_rport);
+		assert_slice(msg.via[0].host, "192.0.2.10");
+		assert_slice(msg.from.tag, "abc");
+		assert_slice(msg.to.addr.uri.host, "example.com");
+		assert_slice(msg.call_id, "1234@192.0.2.10");
+		assert_int_equal(msg.contact_count, 1);
+		assert_slice(msg.contact[0].addr.uri.transport, "udp");
+		assert_slice(msg.contact[0].instance, "<urn:x>");
+		assert_int_equal(msg.contact[0].expires, 60);
+		assert_int_equal(msg.authorization_count, 1);
+		assert_slice(msg.authorization[0].opaque, "op");
+		assert_slice(msg.authorization[0].nc, "00000001");
+		assert_int_equal(msg.authorization[0].nonce.len, (uint32_t)k + 1);
+		assert_int_equal(msg.other_count, 1);
+		assert_int_equal(msg.other[0].value.len, (uint32_t)k);
+		free(copy);
+	}
+}
+
+static void test_bare_cr_and_nul_are_found_at_every_16_byte_alignment(void **state)
+{
+	(void)state;
+	char text[512];
+	for (int k = 0; k < 40; k++) {
+		for (int what = 0; what < 3; what++) {
+			/* what 0: a bare CR, 1: a NUL, 2: CR LF split by the
+			 * 16-byte boundary at some k (valid) */
+			char pad[64];
+			memset(pad, 'y', (size_t)k);
+			pad[k] = '\0';
+			int n = snprintf(text, sizeof(text), REG_HEAD MANDATORY "X-A: %s%s\r\n\r\n", pad,
+					 what == 2 ? "" : "!z");
+			char *mark = strstr(text, "!z");
+			if (mark != NULL)
+				*mark = what == 0 ? '\r' : '\0';
+			char *copy;
+			enum sip_parse_status st = parse_exact(text, (size_t)n, &copy);
+			assert_int_equal(st, what == 0 ? SIP_PARSE_BARE_CR :
+					 what == 1 ? SIP_PARSE_NUL_IN_HEADERS : SIP_PARSE_OK);
+			free(copy);
+		}
+	}
+}
+
+static void test_message_cut_at_every_length_reads_only_the_datagram(void **state)
+{
+	(void)state;
+	size_t full = strlen(second_register);
+	for (size_t len = 1; len < full; len++) {
+		char *copy;
+		/* a cut head has no empty line (or, cut inside it, is short) */
+		enum sip_parse_status st = parse_exact(second_register, len, &copy);
+		assert_int_not_equal(st, SIP_PARSE_OK);
+		free(copy);
+	}
+	char *copy;
+	assert_int_equal(parse_exact(second_register, full, &copy), SIP_PARSE_OK);
+	free(copy);
+}
+
+/* The fast paths (header names with their colon, "SIP/2.0/", sip:user@host
+ * URIs, Digest directive names) must give what the general code gives
+ * for the forms they do not take. */
+static void test_uncommon_forms_of_fast_path_fields(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD
+			       "VIA : SIP / 2.0 / UDP 192.0.2.10;BRANCH=z9hG4bKx\r\n"
+			       "FROM:<SIP:Alice:pw@EXAMPLE.com;user=phone>;TAG=t1\r\n"
+			       "TO\t:<sips:%61lice@[2001:db8::1]:5061>\r\n"
+			       "CALL-ID: c@h\r\n"
+			       "cseq: 2 REGISTER\r\n"
+			       "CONTACT: sip:alice@192.0.2.10;expires=5\r\n"
+			       "Authorization: Digest USERNAME=\"a\", Realm=\"r\", usernamex=\"y\", NC=00000001, "
+			       "Algorithm=MD5\r\n"
+			       "\r\n"),
+			 SIP_PARSE_OK);
+	assert_slice(msg.via[0].protocol, "SIP");
+	assert_slice(msg.via[0].version, "2.0");
+	assert_slice(msg.via[0].transport, "UDP");
+	assert_slice(msg.via[0].branch, "z9hG4bKx");
+	assert_int_equal(msg.from.addr.uri.scheme, SIP_SCHEME_SIP);
+	assert_slice(msg.from.addr.uri.user, "Alice");
+	assert_slice(msg.from.addr.uri.password, "pw");
+	assert_slice(msg.from.tag, "t1");
+	assert_int_equal(msg.to.addr.uri.scheme, SIP_SCHEME_SIPS);
+	assert_slice(msg.to.addr.uri.user, "%61lice");
+	assert_true(msg.to.addr.uri.host_is_ipv6);
+	assert_int_equal(msg.to.addr.uri.port, 5061);
+	assert_slice(msg.contact[0].addr.uri.host, "192.0.2.10");
+	assert_int_equal(msg.contact[0].expires, 5);
+	assert_slice(msg.authorization[0].username, "a");
+	assert_slice(msg.authorization[0].realm, "r");
+	assert_slice(msg.authorization[0].nc, "00000001");
+	assert_slice(msg.authorization[0].algorithm, "MD5");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +744,10 @@ int main(void)
 		cmocka_unit_test(test_param_without_value_after_equals_is_rejected),
 		cmocka_unit_test(test_duplicate_content_type_is_rejected),
 		cmocka_unit_test(test_control_character_in_quoted_string_is_rejected),
+		cmocka_unit_test(test_fields_are_the_same_at_every_16_byte_alignment),
+		cmocka_unit_test(test_bare_cr_and_nul_are_found_at_every_16_byte_alignment),
+		cmocka_unit_test(test_message_cut_at_every_length_reads_only_the_datagram),
+		cmocka_unit_test(test_uncommon_forms_of_fast_path_fields),
 	};
 	return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
 }
