@@ -53,11 +53,19 @@ store_aor_hash(const char *aor, size_t aor_len)
 	return store_aor_hash_mix(h, k1 ^ 0x8ebc6af09c88c6e3ULL);
 }
 
+/* Worker (0 .. n_workers-1) that owns the AOR whose store_aor_hash() is
+ * hash; n_workers must be >= 1. */
+static inline uint32_t
+store_aor_owner_of_hash(uint64_t hash, uint32_t n_workers)
+{
+	return (uint32_t)((hash >> 32) % n_workers);
+}
+
 /* Worker (0 .. n_workers-1) that owns the AOR; n_workers must be >= 1. */
 static inline uint32_t
 store_aor_owner(const char *aor, size_t aor_len, uint32_t n_workers)
 {
-	return (uint32_t)((store_aor_hash(aor, aor_len) >> 32) % n_workers);
+	return store_aor_owner_of_hash(store_aor_hash(aor, aor_len), n_workers);
 }
 
 #endif
