@@ -23,8 +23,9 @@
  * Thread safety: all functions are pure over their arguments (reentrant, no
  * global state).
  *
- * Cost: one pass, O(len); long runs are scanned 16 bytes at a time with
- * SSE2 (never past buf + len). perf/bench-parse measures it against
+ * Cost: one pass, O(len); runs are scanned 16 bytes at a time with SSE2
+ * (loads may pass a field's end, never buf + len; the datagram's last 15
+ * bytes are read one by one). perf/bench-parse measures it against
  * libosip2; tests/parser/ and tests/fuzz/ check it against libosip2.
  */
 #ifndef SIPREG_SIP_PARSER_H

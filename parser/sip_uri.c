@@ -113,7 +113,8 @@ bool sip_uri_parse(struct sip_slice s, struct sip_uri *uri)
  * when it parsed the URI completely (then *uri is exactly what the general
  * code below gives); false when the URI is anything else, valid or not,
  * and the general code must decide. callgrind on perf/bench-parse's
- * corpus: ~380 instructions a URI before, ~130 with this path.
+ * corpus (five URIs per REGISTER): ~380 instructions a URI before, ~190
+ * with this path, parameters included.
  */
 static bool uri_parse_common(struct sip_slice s, const char *lim, struct sip_uri *uri)
 {
