@@ -453,6 +453,12 @@ static void compare(struct ctx *c, const struct sip_msg *m, osip_message_t *o, c
 	for (int i = 0; i < m->via_count && !c->failed; i++) {
 		const struct sip_via *v = &m->via[i];
 		osip_via_t *ov = osip_list_get(&o->vias, i);
+		/* Field class "via-htab-after-sent-protocol"
+		 * (known-differences.txt): libosip2 ends the sent-protocol only
+		 * at SP, so with HTAB before sent-by its transport runs on. */
+		const char *tr_end = v->transport.ptr + v->transport.len;
+		if (v->host.ptr > tr_end && memchr(tr_end, '\t', (size_t)(v->host.ptr - tr_end)) != NULL)
+			continue;
 		snprintf(l, sizeof(l), "via[%d].transport", i);
 		CHECK_STR(c, v->transport, ov->protocol, CMP_PLAIN, l);
 		snprintf(l, sizeof(l), "via[%d].version", i);
