@@ -541,6 +541,39 @@ static enum registrar_action current_bindings_reply(struct registrar *r, const s
 	return finish(r, &w, 200, out_len);
 }
 
+/* The AOR of a To URI: sip:user@host, host lower-cased (AOR_MAX bytes at
+ * out). False when it does not fit. */
+static bool aor_of(const struct sip_uri *to, char *out, size_t *len)
+{
+	*len = 4 + to->user.len + 1 + to->host.len;
+	if (*len > AOR_MAX)
+		return false;
+	memcpy(out, "sip:", 4);
+	memcpy(out + 4, to->user.ptr, to->user.len);
+	out[4 + to->user.len] = '@';
+	for (uint32_t i = 0; i < to->host.len; i++)
+		out[5 + to->user.len + i] = (char)tolower((unsigned char)to->host.ptr[i]);
+	return true;
+}
+
+uint64_t registrar_prefetch(struct registrar *r, const struct sip_msg *msg,
+			    enum sip_parse_status st)
+{
+	const struct sip_uri *to = &msg->to.addr.uri;
+	char aor[AOR_MAX];
+	size_t aor_len;
+	uint64_t hash;
+
+	if (st != SIP_PARSE_OK || !msg->is_request || msg->method != SIP_METHOD_REGISTER ||
+	    to->user.len == 0 || !r->table || !aor_of(to, aor, &aor_len))
+		return 0;
+	hash = store_aor_hash(aor, aor_len);
+	if (store_aor_owner_of_hash(hash, r->n_workers) != r->worker)
+		return 0;
+	binding_table_prefetch_index(r->table, hash);
+	return hash;
+}
+
 static enum registrar_action handle_register(struct registrar *r, const struct sip_msg *msg,
 					     const struct sip_source *src, int64_t now_s,
 					     bool allow_handoff, char *out, uint32_t out_cap,
@@ -581,17 +614,13 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 	if (!domain_served(r, to->host))
 		return simple_reply(r, msg, src, 404, "Not Found", out, out_cap, out_len);
 	char aor[AOR_MAX];
-	size_t aor_len = 4 + to->user.len + 1 + to->host.len;
-	if (aor_len > sizeof(aor))
+	size_t aor_len;
+	if (!aor_of(to, aor, &aor_len))
 		return simple_reply(r, msg, src, 400, "To URI Too Long", out, out_cap, out_len);
-	memcpy(aor, "sip:", 4);
-	memcpy(aor + 4, to->user.ptr, to->user.len);
-	aor[4 + to->user.len] = '@';
-	for (uint32_t i = 0; i < to->host.len; i++)
-		aor[5 + to->user.len + i] = (char)tolower((unsigned char)to->host.ptr[i]);
 
 	/* Ownership before any per-AOR state (replay cache, bindings). */
-	uint32_t aor_owner = store_aor_owner(aor, aor_len, r->n_workers);
+	uint64_t aor_hash = store_aor_hash(aor, aor_len);
+	uint32_t aor_owner = store_aor_owner_of_hash(aor_hash, r->n_workers);
 	if (aor_owner != r->worker) {
 		if (allow_handoff) {
 			*owner = aor_owner;
@@ -661,6 +690,7 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 	}
 	struct registration_request req = {
 		.aor = { aor, (uint32_t)aor_len },
+		.aor_hash = aor_hash,
 		.call_id = to_store(msg->call_id),
 		.cseq = msg->cseq,
 		.has_expires_header = msg->has_expires,

@@ -134,6 +134,14 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
 					   bool allow_handoff, char *out, uint32_t out_cap,
 					   uint32_t *out_len, uint32_t *owner);
 
+/* First stage of a REGISTER this worker owns, for overlapping memory
+ * latency with other work: starts loading its AOR's binding-table index
+ * entry and returns the AOR hash (for binding_table_prefetch_aor later).
+ * Returns 0, doing nothing, for anything else (other methods, parse
+ * errors, another worker's AOR). */
+uint64_t registrar_prefetch(struct registrar *r, const struct sip_msg *msg,
+			    enum sip_parse_status st);
+
 /* Answers 503 with Retry-After to a request that cannot be processed now
  * (the owner's hand-off ring is full). Same return contract as
  * registrar_handle, without hand-off. */

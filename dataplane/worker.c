@@ -100,17 +100,38 @@ static void track_nat_bindings(struct worker *w, const struct rte_mbuf *m,
 	}
 }
 
-/* from: the hand-off that brought m (its parse included), or NULL for a
- * frame received here, which is parsed into a handoff buffer when there
- * is more than one worker (it may have to move) and into w->msg else. */
+/* A frame received here, between its parse and its answer. */
+struct staged {
+	struct rte_mbuf *m;
+	struct udp_datagram d;
+	struct handoff *h;          /* holds msg when from the pool (it may move) */
+	struct sip_msg *msg;
+	enum sip_parse_status st;
+	uint64_t aor_hash;          /* registrar_prefetch(); 0: nothing to prefetch */
+};
+
+/* Parses s's frame, into a hand-off buffer when there is more than one
+ * worker (the request may have to move with its parse) or else into
+ * w->msg[slot], and starts loading its binding-table index entry. */
+static void stage(struct worker *w, struct staged *s, unsigned slot)
+{
+	s->h = NULL;
+	s->msg = &w->msg[slot];
+	if (w->handoff_pool && rte_mempool_get(w->handoff_pool, (void **)&s->h) == 0)
+		s->msg = &s->h->msg;
+	s->st = sip_parse((const char *)s->d.payload, s->d.payload_len, s->msg);
+	s->aor_hash = registrar_prefetch(&w->registrar, s->msg, s->st);
+}
+
+/* Answers m, parsed into msg (status st). h: the hand-off buffer holding
+ * msg, which goes to the owner worker or back to the pool; NULL for a
+ * request handed here (allow no further hand-off) or parsed into w->msg. */
 static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
-				     const struct udp_datagram *d, const struct handoff *from,
+				     const struct udp_datagram *d, const struct sip_msg *msg,
+				     enum sip_parse_status st, struct handoff *h, bool handed_off,
 				     int64_t now_s)
 {
 	struct sip_source src = { .ip_version = d->ip_version, .port = d->src_port };
-	struct handoff *h = NULL;
-	const struct sip_msg *msg;
-	enum sip_parse_status st = SIP_PARSE_OK;
 	uint32_t len = 0, owner = 0;
 
 	if (d->ip_version == 4)
@@ -120,17 +141,8 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 	uint16_t cap = packet_reply_capacity(m, d);
 	if (cap > sizeof(w->response))
 		cap = sizeof(w->response);
-	if (from) {
-		msg = &from->msg;
-	} else {
-		struct sip_msg *into = &w->msg;
-		if (w->handoff_pool && rte_mempool_get(w->handoff_pool, (void **)&h) == 0)
-			into = &h->msg;
-		st = sip_parse((const char *)d->payload, d->payload_len, into);
-		msg = into;
-	}
 	enum registrar_action a = registrar_handle_msg(&w->registrar, msg, st, (const char *)d->payload,
-						       d->payload_len, &src, now_s, from == NULL,
+						       d->payload_len, &src, now_s, !handed_off,
 						       w->response, cap, &len, &owner);
 	if (a == REGISTRAR_HANDOFF && h) {
 		h->m = m;
@@ -199,50 +211,73 @@ static bool soft_filter_pass(struct worker *w, const struct udp_datagram *d, uin
 	return true;
 }
 
+/* Answers a staged frame: a reply goes to pkts[*n_reply]. */
+static void finish_staged(struct worker *w, struct staged *s, struct rte_mbuf **pkts,
+			  uint16_t *n_reply, int64_t now_s)
+{
+	enum verdict v = handle_registrar(w, s->m, &s->d, s->msg, s->st, s->h, false, now_s);
+
+	if (v == VERDICT_REPLY)
+		pkts[(*n_reply)++] = s->m;
+	else if (v == VERDICT_FREE)
+		rte_pktmbuf_free(s->m);
+}
+
+/* Frames are answered one behind their parse: frame i is parsed (and its
+ * index entry requested) before frame i-1 is answered, and its binding is
+ * requested right after, so both loads overlap a whole request's work
+ * instead of stalling it (store/binding_table.h, "Burst staging"). */
 uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 			      int64_t now_s)
 {
 	uint64_t now_ns = w->soft_filter ? worker_now_ns(w) : 0;
-
+	struct staged staged[2], *prev = NULL;
+	unsigned slot = 0;
 	uint16_t n_reply = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		struct udp_datagram d;
+		struct staged *cur = &staged[slot];
 		enum packet_status st;
-		enum verdict v = VERDICT_FREE;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		st = packet_decode_udp(m, &d);
+		st = packet_decode_udp(m, &cur->d);
 		if (st != PACKET_OK) {
 			w->counters[drop_counter[st]]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (d.dst_port != w->sip_port) {
+		if (cur->d.dst_port != w->sip_port) {
 			w->counters[STAT_drop_not_sip_port]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		w->counters[STAT_rx_sip_datagrams]++;
-		if (w->soft_filter && !soft_filter_pass(w, &d, now_ns)) {
+		if (w->soft_filter && !soft_filter_pass(w, &cur->d, now_ns)) {
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		if (w->mode == DATAPLANE_MODE_ECHO) {
-			if (packet_make_reply(m, &d, d.payload_len) == 0) {
+			if (packet_make_reply(m, &cur->d, cur->d.payload_len) == 0) {
 				w->counters[STAT_echo_replies]++;
-				v = VERDICT_REPLY;
+				pkts[n_reply++] = m;
+			} else {
+				rte_pktmbuf_free(m);
 			}
-		} else {
-			v = handle_registrar(w, m, &d, NULL, now_s);
+			continue;
 		}
-		if (v == VERDICT_REPLY)
-			pkts[n_reply++] = m;
-		else if (v == VERDICT_FREE)
-			rte_pktmbuf_free(m);
+		cur->m = m;
+		stage(w, cur, slot);
+		if (prev)
+			finish_staged(w, prev, pkts, &n_reply, now_s);
+		if (cur->aor_hash)
+			binding_table_prefetch_aor(w->registrar.table, cur->aor_hash);
+		prev = cur;
+		slot ^= 1;
 	}
+	if (prev)
+		finish_staged(w, prev, pkts, &n_reply, now_s);
 	return n_reply;
 }
 
@@ -260,7 +295,7 @@ uint16_t worker_process_handoffs(struct worker *w, struct handoff **items, uint1
 		/* The sender decoded it already: this only finds the headers
 		 * again (and re-checks the UDP sum, which a NIC would skip). */
 		if (packet_decode_udp(m, &d) == PACKET_OK)
-			v = handle_registrar(w, m, &d, items[i], now_s);
+			v = handle_registrar(w, m, &d, &items[i]->msg, SIP_PARSE_OK, NULL, true, now_s);
 		rte_mempool_put(w->handoff_pool, items[i]);
 		if (v == VERDICT_REPLY)
 			replies[n_reply++] = m;

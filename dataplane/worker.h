@@ -77,7 +77,7 @@ struct worker {
 	int64_t start_unix_ns;          /* CLOCK_REALTIME at start_tsc */
 	int64_t last_housekeeping_s;
 	char response[WORKER_RESPONSE_MAX];
-	struct sip_msg msg;             /* parse of a request that stays here */
+	struct sip_msg msg[2];          /* parses of requests that stay here (one worker) */
 };
 
 /* lcore entry point for rte_eal_remote_launch; arg is a struct worker.
