@@ -652,6 +652,31 @@ static void test_only_register_200_is_marked_as_stating_bindings(void **state)
 	assert_false(reg.reply_shows_bindings);
 }
 
+/* The prefetch stage names the AOR's hash for the REGISTERs this worker
+ * owns, nothing for anything else. */
+static void test_prefetch_stage_hashes_owned_register_aors(void **state)
+{
+	static struct sip_msg msg;
+	const char *text = register_msg("Alice", REALM, "c1", 1, "");
+
+	(void)state;
+	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
+	assert_true(registrar_prefetch(&reg, &msg, SIP_PARSE_OK) ==
+		    store_aor_hash("sip:Alice@" REALM, strlen("sip:Alice@" REALM)));
+	assert_true(registrar_prefetch(&reg, &msg, SIP_PARSE_BAD_START_LINE) == 0);
+	reg.worker = 1;
+	reg.n_workers = 64;
+	uint64_t h = registrar_prefetch(&reg, &msg, SIP_PARSE_OK);
+	assert_true(h == 0 || store_aor_owner_of_hash(h, 64) == 1);
+	reg.worker = 0;
+	reg.n_workers = 1;
+	text = "OPTIONS sip:" REALM " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
+	       "From: <sip:a@" REALM ">;tag=1\r\nTo: <sip:a@" REALM ">\r\nCall-ID: o1\r\n"
+	       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
+	assert_true(registrar_prefetch(&reg, &msg, SIP_PARSE_OK) == 0);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -699,6 +724,7 @@ int main(void)
 		T(test_nat_registration_is_tracked_for_keepalives),
 		T(test_keepalive_answers_reach_their_probe),
 		T(test_only_register_200_is_marked_as_stating_bindings),
+		T(test_prefetch_stage_hashes_owned_register_aors),
 #undef T
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
