@@ -16,6 +16,7 @@
 #include <rte_memory.h>
 
 #include "account_import.h"
+#include "aor_hash.h"
 #include "event_ring.h"
 #include "registrar.h"
 #include "stats_shm.h"
