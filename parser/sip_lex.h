@@ -223,6 +223,8 @@ static inline const char *sip_find_byte_lim(const char *p, const char *end, cons
 	}
 	if (p >= end)
 		return end;
+#else
+	(void)lim;
 #endif
 	for (; p < end; p++)
 		if (*p == c)
@@ -258,6 +260,8 @@ static inline const char *sip_skip_class_lim(const char *p, const char *end, con
 	}
 	if (p >= end)
 		return end;
+#else
+	(void)lim;
 #endif
 	while (p < end && sip_is((unsigned char)*p, cls))
 		p++;
@@ -284,6 +288,8 @@ static inline const char *sip_find_qstop_lim(const char *p, const char *end, con
 	}
 	if (p >= end)
 		return end;
+#else
+	(void)lim;
 #endif
 	for (; p < end; p++) {
 		unsigned char c = (unsigned char)*p;
