@@ -180,6 +180,91 @@ test_checkpoint_removal_deletes_the_binding_record(void **state)
 				       store_lmdb_history_dbi(f->lmdb)), 4);
 }
 
+/* The `bindings` record of (aor, contact): 0 and *out, or MDB_NOTFOUND. */
+static int
+read_binding(struct fixture *f, const char *aor, const char *uri, struct store_binding_data *out)
+{
+	char key[256];
+	size_t alen = strlen(aor), ulen = strlen(uri);
+	MDB_txn *txn;
+	MDB_val k = { .mv_size = alen + 1 + ulen, .mv_data = key }, v;
+	int rc;
+
+	memcpy(key, aor, alen);
+	key[alen] = '\0';
+	memcpy(key + alen + 1, uri, ulen);
+	assert_int_equal(mdb_txn_begin(store_lmdb_bindings_env(f->lmdb), NULL, MDB_RDONLY, &txn), 0);
+	rc = mdb_get(txn, store_lmdb_bindings_dbi(f->lmdb), &k, &v);
+	if (rc == 0)
+		assert_int_equal(store_binding_value_decode(v.mv_data, v.mv_size, out), 0);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static void
+test_one_commit_writes_only_the_last_change_of_each_binding(void **state)
+{
+	struct fixture *f = *state;
+	struct store_binding_data b;
+
+	open_all(f, 1);
+	register_on_owner(f, "sip:carol@example.com", "sip:carol@198.18.0.3", 1, 600, T0);
+	assert_int_equal(checkpoint_run_once(f->cp, T0), 1);
+	/* one commit: alice registers then refreshes; bob registers then
+	 * unregisters; carol (stored) unregisters then registers again */
+	register_on_owner(f, "sip:alice@example.com", "sip:alice@198.18.0.1", 1, 600, T0 + 1);
+	register_on_owner(f, "sip:alice@example.com", "sip:alice@198.18.0.1", 2, 900, T0 + 2);
+	register_on_owner(f, "sip:bob@example.com", "sip:bob@198.18.0.2", 1, 600, T0 + 1);
+	register_on_owner(f, "sip:bob@example.com", "sip:bob@198.18.0.2", 2, 0, T0 + 2);
+	register_on_owner(f, "sip:carol@example.com", "sip:carol@198.18.0.3", 2, 0, T0 + 1);
+	register_on_owner(f, "sip:carol@example.com", "sip:carol@198.18.0.3", 3, 700, T0 + 2);
+	assert_int_equal(checkpoint_run_once(f->cp, T0 + 2), 6);
+	assert_int_equal(read_binding(f, "sip:alice@example.com", "sip:alice@198.18.0.1", &b), 0);
+	assert_int_equal(b.cseq, 2);
+	assert_int_equal(b.expires_at_s, T0 + 2 + 900);
+	assert_int_equal(read_binding(f, "sip:bob@example.com", "sip:bob@198.18.0.2", &b),
+			 MDB_NOTFOUND);
+	assert_int_equal(read_binding(f, "sip:carol@example.com", "sip:carol@198.18.0.3", &b), 0);
+	assert_int_equal(b.cseq, 3);
+	assert_int_equal(b.registered_at_s, T0 + 2);
+	/* history keeps every change, not only the last */
+	assert_int_equal(count_records(store_lmdb_history_env(f->lmdb),
+				       store_lmdb_history_dbi(f->lmdb)), 7);
+}
+
+static void
+test_one_commit_of_many_bindings_in_random_order_writes_each(void **state)
+{
+	struct fixture *f = *state;
+	struct store_binding_data b;
+	uint32_t ids[600];
+	char aor[64], uri[64];
+
+	open_all(f, 2);
+	for (uint32_t i = 0; i < 600; i++)
+		ids[i] = i;
+	for (uint32_t i = 599; i > 0; i--) {    /* fixed shuffle */
+		uint32_t j = (i * 2654435761u) % (i + 1), t = ids[i];
+
+		ids[i] = ids[j];
+		ids[j] = t;
+	}
+	for (uint32_t i = 0; i < 600; i++) {
+		snprintf(aor, sizeof(aor), "sip:%u@example.com", ids[i]);
+		snprintf(uri, sizeof(uri), "sip:%u@198.18.%u.%u", ids[i], ids[i] >> 8, ids[i] & 255);
+		register_on_owner(f, aor, uri, 1, 600 + (int)ids[i], T0);
+	}
+	assert_int_equal(checkpoint_run_once(f->cp, T0), 600);
+	assert_int_equal(count_records(store_lmdb_bindings_env(f->lmdb),
+				       store_lmdb_bindings_dbi(f->lmdb)), 600);
+	for (uint32_t i = 0; i < 600; i++) {
+		snprintf(aor, sizeof(aor), "sip:%u@example.com", i);
+		snprintf(uri, sizeof(uri), "sip:%u@198.18.%u.%u", i, i >> 8, i & 255);
+		assert_int_equal(read_binding(f, aor, uri, &b), 0);
+		assert_int_equal(b.expires_at_s, T0 + 600 + i);
+	}
+}
+
 static void
 test_recovery_loads_every_unexpired_binding_into_its_owner(void **state)
 {
@@ -349,6 +434,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_checkpoint_writes_bindings_and_history),
 		T(test_checkpoint_removal_deletes_the_binding_record),
+		T(test_one_commit_writes_only_the_last_change_of_each_binding),
+		T(test_one_commit_of_many_bindings_in_random_order_writes_each),
 		T(test_recovery_loads_every_unexpired_binding_into_its_owner),
 		T(test_recovery_with_a_different_worker_count_recovers_everything),
 		T(test_recovery_skips_and_deletes_expired_records),
