@@ -397,6 +397,26 @@ static inline __attribute__((always_inline)) bool sip_param_next_lim(const char 
 	return true;
 }
 
+/* sip_param_next_lim for header parameters (Via, From, To, Contact): an
+ * unquoted value must be a gen-value, token / host (RFC 3261 §25.1), so
+ * URI-only characters such as '(' ')' '/' '&' '$' make the header
+ * malformed. URI parameters keep sip_param_next_lim (paramchar, §19.1.1). */
+static inline __attribute__((always_inline)) bool sip_header_param_next_lim(const char **pp, const char *end,
+									    const char *lim, struct sip_slice *name,
+									    struct sip_slice *value)
+{
+	if (!sip_param_next_lim(pp, end, lim, name, value))
+		return false;
+	if (value->len == 0 || value->ptr[-1] == '"')
+		return true;
+	for (uint32_t i = 0; i < value->len; i++) {
+		unsigned char c = (unsigned char)value->ptr[i];
+		if (!sip_is(c, SIP_CC_TOKEN) && c != '[' && c != ']' && c != ':')
+			return false;
+	}
+	return true;
+}
+
 /* Compare with a lower-case literal, for s made of token or host
  * characters only: OR-ing 0x20 lower-cases letters and cannot turn any
  * other token character into a letter, '-', '+', '.' or '/' of a literal.

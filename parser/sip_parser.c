@@ -330,7 +330,7 @@ static bool parse_from_to(const char *p, const char *end, const char *lim, struc
 	const char *r = ft->addr.params.ptr, *re = r != NULL ? r + ft->addr.params.len : r;
 	struct sip_slice n, v;
 	while (r < re) {
-		if (!sip_param_next_lim(&r, re, lim, &n, &v))
+		if (!sip_header_param_next_lim(&r, re, lim, &n, &v))
 			return false;
 		if (n.len == 3 && sip_eq_token_lower(n.ptr, "tag", 3)) {
 			if (v.ptr == NULL || v.len == 0)
@@ -359,7 +359,7 @@ static bool parse_contact(const char *p, const char *end, const char *lim, struc
 	const char *r = c->addr.params.ptr, *re = r != NULL ? r + c->addr.params.len : r;
 	struct sip_slice n, v;
 	while (r < re) {
-		if (!sip_param_next_lim(&r, re, lim, &n, &v))
+		if (!sip_header_param_next_lim(&r, re, lim, &n, &v))
 			return false;
 		if (n.len == 1 && (*n.ptr | 0x20) == 'q') {
 			if (!parse_qvalue(v, &c->q_milli))
@@ -447,7 +447,7 @@ static bool parse_via(const char *p, const char *end, const char *lim, struct si
 	const char *r = p;
 	struct sip_slice n, val;
 	while (r < end) {
-		if (!sip_param_next_lim(&r, end, lim, &n, &val))
+		if (!sip_header_param_next_lim(&r, end, lim, &n, &val))
 			return false;
 		if (n.len == 6 && sip_eq_token_lower(n.ptr, "branch", 6)) {
 			if (val.ptr == NULL || val.len == 0)

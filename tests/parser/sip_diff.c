@@ -165,12 +165,27 @@ static bool str_to_u32(const char *s, unsigned long long *out)
 	return *end == '\0';
 }
 
+/* Field class "param-lws-before-quoted-value" (known-differences.txt):
+ * a quoted parameter value with whitespace between '=' and its quote. */
+static bool lws_before_quoted_value(struct sip_slice params)
+{
+	struct sip_slice rest = params, name, value;
+
+	while (rest.len > 0 && sip_param_next(&rest, &name, &value))
+		if (value.ptr != NULL && value.ptr - 2 >= params.ptr && value.ptr[-1] == '"' &&
+		    (value.ptr[-2] == ' ' || value.ptr[-2] == '\t' || value.ptr[-2] == '\n'))
+			return true;
+	return false;
+}
+
 /* Parameter (name, value) lists: ours iterated with sip_param_next. */
 static void compare_params(struct ctx *c, struct sip_slice ours, osip_list_t *theirs, int value_flags,
 			   const char *label)
 {
 	int n = 0;
 	struct sip_slice rest = ours, name, value;
+	if (lws_before_quoted_value(ours))
+		return;
 	while (rest.len > 0 && sip_param_next(&rest, &name, &value)) {
 		osip_generic_param_t *p = osip_list_get(theirs, n);
 		if (p == NULL) {

@@ -344,6 +344,23 @@ static void test_header_without_colon_is_missing_colon(void **state)
 	assert_int_equal(parse(REG_HEAD MANDATORY "Expires 60\r\n\r\n"), SIP_PARSE_MISSING_COLON);
 }
 
+/* Header parameter values are gen-value = token / host / quoted-string
+ * (RFC 3261 §25.1): '(' ')' '/' are URI-parameter characters only. */
+static void test_header_param_values_are_tokens_hosts_or_quoted(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK(1)\r\n"
+			       FROM TO CALLID CSEQ "\r\n"), SIP_PARSE_BAD_VIA);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: <sip:a@192.0.2.10>;x=a/b\r\n\r\n"),
+			 SIP_PARSE_BAD_CONTACT);
+	assert_int_equal(parse(REG_HEAD VIA "From: <sip:alice@example.com>;tag=a$b\r\n" TO CALLID CSEQ
+			       "\r\n"), SIP_PARSE_BAD_FROM);
+	/* Quoted, host (IPv6 received) and URI parameters may carry them. */
+	assert_int_equal(parse(REG_HEAD "Via: SIP/2.0/UDP 192.0.2.10;received=[2001:db8::1];x=\"(a/b)\"\r\n"
+			       FROM TO CALLID CSEQ "Contact: <sip:a@192.0.2.10;x=(a/b)>\r\n\r\n"),
+			 SIP_PARSE_OK);
+}
+
 static void test_too_many_vias_is_a_distinct_status(void **state)
 {
 	(void)state;
@@ -722,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_unterminated_quote_in_from_is_bad_from),
 		cmocka_unit_test(test_missing_empty_line_is_no_end_of_headers),
 		cmocka_unit_test(test_header_without_colon_is_missing_colon),
+		cmocka_unit_test(test_header_param_values_are_tokens_hosts_or_quoted),
 		cmocka_unit_test(test_too_many_vias_is_a_distinct_status),
 		cmocka_unit_test(test_too_many_contacts_is_a_distinct_status),
 		cmocka_unit_test(test_too_many_other_headers_is_a_distinct_status),
