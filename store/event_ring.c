@@ -70,6 +70,21 @@ event_ring_reserve(struct event_ring *ring)
 			return NULL;
 		}
 	}
+	/*
+	 * Ask for the slot four pushes ahead now, for writing: the worker fills
+	 * ~250 bytes of each slot and would otherwise wait for every line to be
+	 * read in before it can write it (30 MB ring, long evicted since the
+	 * last lap).  perf/bench-store staged refresh at 1M: 5.12 -> 5.46 M/s
+	 * (median of 4-5 interleaved runs; distance 2 and 8 alike).
+	 */
+	{
+		const char *ahead = (const char *)&ring->slots[(head + 4) & ring->mask];
+
+		__builtin_prefetch(ahead, 1);
+		__builtin_prefetch(ahead + 64, 1);
+		__builtin_prefetch(ahead + 128, 1);
+		__builtin_prefetch(ahead + 192, 1);
+	}
 	return &ring->slots[head & ring->mask];
 }
 
