@@ -146,6 +146,7 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 						       w->response, cap, &len, &owner);
 	if (a == REGISTRAR_HANDOFF && h) {
 		h->m = m;
+		h->d = *d;
 		if (rte_ring_enqueue(w->handoff_rings[owner], h) == 0) {
 			w->counters[STAT_handoff_sent]++;
 			return VERDICT_KEPT;
@@ -288,14 +289,10 @@ uint16_t worker_process_handoffs(struct worker *w, struct handoff **items, uint1
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = items[i]->m;
-		struct udp_datagram d;
-		enum verdict v = VERDICT_FREE;
+		enum verdict v;
 
 		w->counters[STAT_handoff_received]++;
-		/* The sender decoded it already: this only finds the headers
-		 * again (and re-checks the UDP sum, which a NIC would skip). */
-		if (packet_decode_udp(m, &d) == PACKET_OK)
-			v = handle_registrar(w, m, &d, &items[i]->msg, SIP_PARSE_OK, NULL, true, now_s);
+		v = handle_registrar(w, m, &items[i]->d, &items[i]->msg, SIP_PARSE_OK, NULL, true, now_s);
 		rte_mempool_put(w->handoff_pool, items[i]);
 		if (v == VERDICT_REPLY)
 			replies[n_reply++] = m;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "packet.h"
 #include "protection.h"
 #include "rate_table.h"
 #include "registrar.h"
@@ -29,6 +30,7 @@ struct rte_rcu_qsbr;
  * From the shared handoff mempool; the owner puts it back. */
 struct handoff {
 	struct rte_mbuf *m;
+	struct udp_datagram d;          /* m decoded (and its checksum verified) */
 	struct sip_msg msg;
 };
 

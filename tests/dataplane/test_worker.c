@@ -162,6 +162,7 @@ static void test_handoff_carries_the_parse_to_the_owner(void **state)
 	(void)state;
 	assert_int_equal(rte_mempool_get(handoffs, (void **)&h), 0);
 	h->m = frame(register_text);
+	assert_int_equal(packet_decode_udp(h->m, &h->d), PACKET_OK);
 	assert_int_equal(sip_parse(payload_of(h->m), sizeof(register_text) - 1, &h->msg), SIP_PARSE_OK);
 	memcpy(rte_pktmbuf_mtod_offset(h->m, char *, HEADERS), "\x01\x02\x03\x04", 4);
 	unsigned in_pool = rte_mempool_avail_count(handoffs);
