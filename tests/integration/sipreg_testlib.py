@@ -284,6 +284,23 @@ class Control:
                 self.proc.wait(5)
 
 
+def baresip_config(account, listen):
+    """A baresip configuration directory (removed at cleanup) with one
+    account line and its SIP socket on listen ("ip:port"); returns it."""
+    cfg = tempfile.mkdtemp(prefix="sipreg-baresip-")
+    on_cleanup(lambda: run(["rm", "-rf", cfg], check=False))
+    with open(os.path.join(cfg, "accounts"), "w") as f:
+        f.write(account + "\n")
+    with open(os.path.join(cfg, "config"), "w") as f:
+        f.write("sip_listen\t\t%s\n"
+                "module_path\t\t/usr/lib/baresip/modules\n"
+                "module\t\t\tg711.so\n"        # a codec, or baresip refuses accounts
+                "module_app\t\taccount.so\n"   # reads the accounts file
+                "module_app\t\tmenu.so\n"      # prints registration results
+                % listen)
+    return cfg
+
+
 # --- registrar helpers (accounts, bindings, sipp) ---------------------------
 
 def import_accounts(dp, rows, realm="sipreg.test"):

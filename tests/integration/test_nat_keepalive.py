@@ -12,11 +12,10 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sipreg_testlib import (Tap, TestNet, Dataplane, Control, import_accounts,  # noqa: E402
+from sipreg_testlib import (Tap, TestNet, Dataplane, Control, import_accounts, baresip_config,  # noqa: E402
                             bindings_by_aor, wait_for, on_cleanup, run, CLIENT_V4)
 
 INTERVAL_S = 2
@@ -36,16 +35,8 @@ table ip sipreg_nat {
 
 
 def start_baresip(net, dp):
-    cfg = tempfile.mkdtemp(prefix="sipreg-baresip-")
-    on_cleanup(lambda: run(["rm", "-rf", cfg], check=False))
-    with open(os.path.join(cfg, "accounts"), "w") as f:
-        f.write("<sip:carol@198.18.0.1;transport=udp>;auth_pass=secret3;regint=600\n")
-    with open(os.path.join(cfg, "config"), "w") as f:
-        f.write("sip_listen\t\t%s:5090\n"
-                "module_path\t\t/usr/lib/baresip/modules\n"
-                "module\t\t\tg711.so\n"        # a codec, or baresip refuses accounts
-                "module_app\t\taccount.so\n"
-                "module_app\t\tmenu.so\n" % PRIVATE)
+    cfg = baresip_config("<sip:carol@198.18.0.1;transport=udp>;auth_pass=secret3;regint=600",
+                         PRIVATE + ":5090")
     log_path = os.path.join(cfg, "baresip.log")
     # `ip netns exec` execs timeout, whose child is baresip (kill_baresip).
     proc = subprocess.Popen(["ip", "netns", "exec", net.cli_ns, "timeout", "-s", "KILL", "90",

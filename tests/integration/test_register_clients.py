@@ -6,12 +6,11 @@ up in LMDB with the client's contact and source address.
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sipreg_testlib import (Tap, TestNet, Dataplane, import_accounts, bindings_by_aor, sipp,  # noqa: E402
-                            wait_for, on_cleanup, run, CLIENT_V4, CLIENT_V6, SERVER_V6)
+                            baresip_config, wait_for, on_cleanup, CLIENT_V4, CLIENT_V6, SERVER_V6)
 
 # challenge = MD5: libre 1.1 (Debian 12's baresip 1.0) fails the whole
 # challenge with ENOSYS when any WWW-Authenticate names SHA-256.
@@ -44,16 +43,8 @@ def check_sipsak(net, dp, tap):
 
 def check_baresip(net, dp, tap):
     aor = "sip:carol@198.18.0.1"
-    cfg = tempfile.mkdtemp(prefix="sipreg-baresip-")
-    on_cleanup(lambda: run(["rm", "-rf", cfg], check=False))
-    with open(os.path.join(cfg, "accounts"), "w") as f:
-        f.write("<sip:carol@198.18.0.1;transport=udp>;auth_pass=secret3;regint=600\n")
-    with open(os.path.join(cfg, "config"), "w") as f:
-        f.write("sip_listen\t\t198.18.0.2:5080\n"
-                "module_path\t\t/usr/lib/baresip/modules\n"
-                "module\t\t\tg711.so\n"        # a codec, or baresip refuses accounts
-                "module_app\t\taccount.so\n"   # reads the accounts file
-                "module_app\t\tmenu.so\n")     # prints registration results
+    cfg = baresip_config("<sip:carol@198.18.0.1;transport=udp>;auth_pass=secret3;regint=600",
+                         "198.18.0.2:5080")
     log_path = os.path.join(cfg, "baresip.log")
     log = open(log_path, "w")
     # -s: SIP trace; -t 4: quit after 4 s (it unregisters on the way out).
