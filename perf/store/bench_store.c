@@ -11,7 +11,9 @@
  *             the checkpoint thread as it runs (default config) behind one
  *             worker registering 1M AORs flat out, ring of --ring events
  *             (JSON checkpoint_changes_per_s: when behind, a commit takes
- *             the backlog); then commits of exactly 8192 changes (one 10 ms
+ *             the backlog), then all of them refreshed once (a refresh storm
+ *             on a full `bindings`: every commit rewrites most of its
+ *             pages); then commits of exactly 8192 changes (one 10 ms
  *             window at ~800 k/s; JSON checkpoint_8192_changes_per_s), and
  *             those without fsync, through the map (MDB_WRITEMAP)
  *   recovery  seconds to load 1M bindings from LMDB into a table
@@ -322,7 +324,7 @@ run_checkpoint(const struct store_lmdb_config *lcfg, uint32_t commit_changes,
 /* What the phases measured (0: not run, see --only). */
 struct figures {
 	double fill_s, insert_s, insert_cpu_s, refresh_s, refresh_cpu_s, refresh_single_cpu_s;
-	double ckpt_s, ckpt_fast_s, ckpt_thread_s, recover_s, recover_cpu_s;
+	double ckpt_s, ckpt_fast_s, ckpt_thread_s, ckpt_refresh_s, recover_s, recover_cpu_s;
 	uint64_t ckpt_thread_commits;
 	long rss0, rss1;
 	uint64_t events_lost;
@@ -401,7 +403,7 @@ table_phases(struct figures *f, struct event_ring *ring, const struct store_poli
  */
 static double
 run_checkpoint_thread(const struct store_lmdb_config *lcfg, uint32_t ring_capacity,
-		      const struct store_policy *policy, uint64_t *commits)
+		      const struct store_policy *policy, uint64_t *commits, double *refresh_s)
 {
 	const struct timespec nap = { .tv_nsec = 100000 };
 	int64_t now = (int64_t)time(NULL);     /* history retention is against the clock */
@@ -439,6 +441,22 @@ run_checkpoint_thread(const struct store_lmdb_config *lcfg, uint32_t ring_capaci
 	spent = now_s() - t0;
 	checkpoint_get_stats(cp, &st);
 	*commits = st.commits;
+	/* then a refresh storm: every binding once more (CSeq 2), in another
+	 * random order, against a `bindings` that already holds all of them */
+	t0 = now_s();
+	for (uint32_t i = 0; i < n_bindings; i++) {
+		uint32_t id = order[(uint32_t)(((uint64_t)i * 7919u) % n_bindings)];
+
+		while (event_ring_count(ring) >= event_ring_capacity(ring) - 1)
+			nanosleep(&nap, NULL);
+		request_set(&r, &packets[id], 2, now + 1);
+		binding_table_apply_register(t, policy, &r.req, &res);
+		if (res.status_code != 200)
+			return -1;
+	}
+	while (checkpoint_committed_seq(cp, 0) < 2ull * n_bindings)
+		nanosleep(&nap, NULL);
+	*refresh_s = now_s() - t0;
 	checkpoint_destroy(cp);
 	binding_table_destroy(t);
 	store_lmdb_close(lmdb);
@@ -487,7 +505,7 @@ lmdb_phases(struct figures *f, struct event_ring *ring, const struct store_polic
 	thread_cfg.state_dir = state_dir_thread;
 	snprintf(cleanup_dirs[2], sizeof(cleanup_dirs[2]), "%s", state_dir_thread);
 	f->ckpt_thread_s = run_checkpoint_thread(&thread_cfg, thread_ring_capacity, policy,
-						 &f->ckpt_thread_commits);
+						 &f->ckpt_thread_commits, &f->ckpt_refresh_s);
 	remove_dir(state_dir_thread);
 	if (f->ckpt_thread_s < 0)
 		return -1;
@@ -605,6 +623,8 @@ main(int argc, char **argv)
 	if (run_lmdb) {
 		printf("%-36s %14.0f  %llu commits\n", "checkpoint thread, fsync (changes/s)",
 		       n_bindings / f.ckpt_thread_s, (unsigned long long)f.ckpt_thread_commits);
+		printf("%-36s %14.0f\n", "  then refresh storm (changes/s)",
+		       n_bindings / f.ckpt_refresh_s);
 		printf("%-36s %14.0f\n", "commits of 8192, fsync (changes/s wall)", n_bindings / f.ckpt_s);
 		printf("%-36s %14.0f\n", "checkpoint, no fsync (changes/s wall)",
 		       n_bindings / f.ckpt_fast_s);
@@ -615,13 +635,15 @@ main(int argc, char **argv)
 	/* the JSON line: figures of phases not run (--only) are 0 */
 	printf("{\"refresh_ops_per_s\":%.0f,\"insert_ops_per_s\":%.0f,"
 	       "\"bytes_per_binding\":%.1f,\"checkpoint_changes_per_s\":%.0f,"
-	       "\"recovery_s_1m\":%.3f,\"checkpoint_8192_changes_per_s\":%.0f}\n",
+	       "\"recovery_s_1m\":%.3f,\"checkpoint_8192_changes_per_s\":%.0f,"
+	       "\"checkpoint_refresh_storm_changes_per_s\":%.0f}\n",
 	       run_table ? n_refresh / 2 / f.refresh_cpu_s : 0,
 	       run_table ? n_insert / f.insert_cpu_s : 0,
 	       run_table ? (double)(f.rss1 - f.rss0) / n_bindings : 0,
 	       run_lmdb ? n_bindings / f.ckpt_thread_s : 0,
 	       run_lmdb ? f.recover_s * 1e6 / n_bindings : 0,
-	       run_lmdb ? n_bindings / f.ckpt_s : 0);
+	       run_lmdb ? n_bindings / f.ckpt_s : 0,
+	       run_lmdb ? n_bindings / f.ckpt_refresh_s : 0);
 	event_ring_destroy(ring);
 	store_big_free(packets, (size_t)n_bindings * sizeof(*packets));
 	store_big_free(rx_packets, (size_t)rx_capacity * sizeof(*rx_packets));
