@@ -725,6 +725,17 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 		if (account->max_expires_s)
 			policy.max_expires_s = account->max_expires_s;
 	}
+	/* The checkpoint is so far behind that this request's events might
+	 * not fit its ring: a change that is never checkpointed would break
+	 * what a 200 promises (it survives a restart), so come back later. */
+	if (r->events && event_ring_capacity(r->events) - event_ring_count(r->events) <
+			 2 * STORE_MAX_BINDINGS_PER_AOR) {
+		struct response_writer w;
+		count(r, STAT_checkpoint_behind);
+		response_begin(&w, out, out_cap, 503, "Service Unavailable", msg, src);
+		response_append_str(&w, "Retry-After: 1\r\n");
+		return finish(r, &w, 503, out_len);
+	}
 	struct registration_result res;
 	binding_table_apply_register(r->table, &policy, &req, &res);
 

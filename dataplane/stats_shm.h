@@ -76,6 +76,7 @@
 	X(keepalive_untracked) /* NAT bindings with no room for their path */ \
 	X(keepalive_no_mbuf)   /* keepalive not sent: mbuf pool empty */  \
 	X(replies_held)        /* 200s held until their changes were committed */ \
+	X(checkpoint_behind)   /* REGISTERs answered 503: event ring nearly full */ \
 	X(drop_held_full)      /* 200s not sent: held-reply queue full */ \
 	X(busy_cycles)         /* TSC cycles spent on received bursts */  \
 	X(tsc_hz)              /* TSC frequency, to turn cycles into time */

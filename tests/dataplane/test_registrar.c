@@ -678,6 +678,30 @@ static void test_prefetch_stage_hashes_owned_register_aors(void **state)
 	assert_true(registrar_prefetch(&reg, &msg, SIP_PARSE_OK) == 0);
 }
 
+/* A checkpoint so far behind that a request's events might not fit the
+ * ring: 503, nothing applied (a change it never sees would be lost). */
+static void test_full_event_ring_is_503_and_changes_nothing(void **state)
+{
+	struct event_ring *ring = event_ring_create(128);
+	static const struct store_event ev;
+	const struct store_event *first;
+
+	(void)state;
+	reg.events = ring;
+	for (int i = 0; i < 65; i++)
+		assert_true(event_ring_push(ring, &ev));
+	register_user("alice", "secret-a", "c1", 1, "");
+	assert_status("SIP/2.0 503 ");
+	assert_int_equal(counters[STAT_checkpoint_behind], 1);
+	assert_int_equal(binding_table_find_aor(reg.table, (struct store_slice){
+				 "sip:alice@" REALM, sizeof("sip:alice@" REALM) - 1 }), STORE_NO_BINDING);
+	event_ring_release(ring, event_ring_peek(ring, &first, 128));
+	register_user("alice", "secret-a", "c1", 2, "");
+	assert_status("SIP/2.0 200 OK");
+	reg.events = NULL;
+	event_ring_destroy(ring);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -726,6 +750,7 @@ int main(void)
 		T(test_keepalive_answers_reach_their_probe),
 		T(test_only_register_200_is_marked_as_stating_bindings),
 		T(test_prefetch_stage_hashes_owned_register_aors),
+		T(test_full_event_ring_is_503_and_changes_nothing),
 #undef T
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
