@@ -64,6 +64,7 @@ struct dataplane_config {
 	unsigned history_retention_s;
 	unsigned sync;                  /* 0: no fsync per commit (tests) */
 	unsigned reply_after_commit;    /* hold REGISTER 200s until committed */
+	unsigned event_ring_size;       /* binding changes queued per worker for the checkpoint */
 };
 
 /* Fills cfg with the defaults of every key. Never fails. */

@@ -56,7 +56,6 @@
  * is in flight between workers at once; none left is answered like a
  * full ring (503). */
 #define HANDOFF_BUFFERS_PER_WORKER 2047
-#define EVENT_RING_SIZE 65536
 #define REPLAY_ENTRIES (1u << 20)
 #define LOCKOUT_ENTRIES (1u << 18)
 
@@ -218,7 +217,7 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 		char name[32];
 
 		snprintf(name, sizeof(name), "handoff_%u", k);
-		rs->rings[k] = event_ring_create(EVENT_RING_SIZE);
+		rs->rings[k] = event_ring_create(cfg->event_ring_size);
 		rs->tables[k] = binding_table_create(cfg->bindings_per_worker, (uint16_t)k, rs->rings[k], now_s);
 		rs->handoff[k] = rte_ring_create(name, HANDOFF_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "commands_%u", k);
