@@ -79,6 +79,8 @@
 	X(checkpoint_behind)   /* REGISTERs answered 503: event ring nearly full */ \
 	X(drop_held_full)      /* 200s not sent: held-reply queue full */ \
 	X(busy_cycles)         /* TSC cycles spent on received bursts */  \
+	X(tx_cycles)           /* ... of which in the PMD's tx_burst (AF_XDP: \
+				* the kernel's copy and the veth) */     \
 	X(tsc_hz)              /* TSC frequency, to turn cycles into time */
 
 #define STATS_COUNTER_ENUM(name) STAT_##name,

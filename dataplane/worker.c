@@ -362,7 +362,9 @@ static void transmit(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 		sent = (uint16_t)rte_ring_enqueue_burst(w->tx_via, (void **)pkts, n, NULL);
 		w->counters[STAT_tx_forwarded] += sent;
 	} else {
+		uint64_t start = rte_rdtsc();
 		sent = rte_eth_tx_burst(w->port_id, w->tx_queue, pkts, n);
+		w->counters[STAT_tx_cycles] += rte_rdtsc() - start;
 		w->counters[STAT_tx_packets] += sent;
 	}
 	if (sent < n) {
