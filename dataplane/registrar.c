@@ -571,14 +571,6 @@ uint64_t registrar_prefetch(struct registrar *r, const struct sip_msg *msg,
 	if (store_aor_owner_of_hash(hash, r->n_workers) != r->worker)
 		return 0;
 	binding_table_prefetch_index(r->table, hash);
-	for (unsigned i = 0; r->replay && i < msg->authorization_count; i++) {
-		const struct sip_credentials *c = &msg->authorization[i];
-		if (c->nonce.len && c->cnonce.len) {
-			replay_cache_prefetch(r->replay, c->nonce.ptr, c->nonce.len, c->cnonce.ptr,
-					      c->cnonce.len);
-			break;
-		}
-	}
 	return hash;
 }
 

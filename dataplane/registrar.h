@@ -136,8 +136,7 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
 
 /* First stage of a REGISTER this worker owns, for overlapping memory
  * latency with other work: starts loading its AOR's binding-table index
- * entry and its credentials' replay-cache set, and returns the AOR hash
- * (for binding_table_prefetch_aor later).
+ * entry and returns the AOR hash (for binding_table_prefetch_aor later).
  * Returns 0, doing nothing, for anything else (other methods, parse
  * errors, another worker's AOR). */
 uint64_t registrar_prefetch(struct registrar *r, const struct sip_msg *msg,

@@ -3,7 +3,6 @@
 
 #include "jhash_bytes.h"
 #include <rte_malloc.h>
-#include <rte_prefetch.h>
 
 #define WAYS 4
 
@@ -47,34 +46,14 @@ void replay_cache_free(struct replay_cache *c)
 	rte_free(c);
 }
 
-/* The entry key of (nonce, cnonce), never 0 (empty), and its set. */
-static uint64_t entry_key(const struct replay_cache *c, const char *nonce, size_t nonce_len,
-			  const char *cnonce, size_t cnonce_len, struct replay_entry **set)
-{
-	uint32_t h1 = jhash_bytes(nonce, nonce_len, 0x5eed);
-	uint32_t h2 = jhash_bytes(cnonce, cnonce_len, h1);
-
-	*set = &c->entries[(h2 & c->set_mask) * WAYS];
-	return ((uint64_t)h1 << 32 | h2) | 1;
-}
-
-void replay_cache_prefetch(const struct replay_cache *c, const char *nonce, size_t nonce_len,
-			   const char *cnonce, size_t cnonce_len)
-{
-	struct replay_entry *set;
-
-	entry_key(c, nonce, nonce_len, cnonce, cnonce_len, &set);
-	/* A set is 96 bytes: it may span two lines. */
-	rte_prefetch0(set);
-	rte_prefetch0((const char *)(set + WAYS) - 1);
-}
-
 enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce, size_t nonce_len,
 				       const char *cnonce, size_t cnonce_len, uint32_t nc,
 				       uint32_t request_hash, uint32_t now_s)
 {
-	struct replay_entry *set;
-	uint64_t key = entry_key(c, nonce, nonce_len, cnonce, cnonce_len, &set);
+	uint32_t h1 = jhash_bytes(nonce, nonce_len, 0x5eed);
+	uint32_t h2 = jhash_bytes(cnonce, cnonce_len, h1);
+	uint64_t key = ((uint64_t)h1 << 32 | h2) | 1;   /* never 0 (empty) */
+	struct replay_entry *set = &c->entries[(h2 & c->set_mask) * WAYS];
 	struct replay_entry *victim = &set[0];
 
 	for (int i = 0; i < WAYS; i++) {

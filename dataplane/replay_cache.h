@@ -42,9 +42,4 @@ enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce
 				       const char *cnonce, size_t cnonce_len, uint32_t nc,
 				       uint32_t request_hash, uint32_t now_s);
 
-/* Starts loading the set replay_cache_check will read for (nonce,
- * cnonce), so a caller can overlap that cache miss with other work. */
-void replay_cache_prefetch(const struct replay_cache *c, const char *nonce, size_t nonce_len,
-			   const char *cnonce, size_t cnonce_len);
-
 #endif
