@@ -66,28 +66,30 @@ const uint8_t sip_cc[256] = {
  * (sip_uri.c) scans a user part or URI parameters in one loop that also
  * stops at '%' (and '?'), which then go to the general code.
  *   UN user character other than '%', RN URI character other than '%' and
- *   '?', PV parameter value character (token, "[]:/&$()"). */
+ *   '?', PV parameter value character (token, "[]:/&$()"), GV header
+ *   parameter gen-value character (token, "[]:", RFC 3261 §25.1). */
 #define UN SIP_CC2_USER_NOPCT
 #define RN SIP_CC2_URIC_NOPCT
 #define PV SIP_CC2_PARAM_VALUE
+#define GV SIP_CC2_GEN_VALUE
 
 const uint8_t sip_cc2[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x00 */
 	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x08 */
 	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x10 */
 	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x18 */
-	0, UN|RN|PV, 0, RN, UN|RN|PV, PV, UN|RN|PV, UN|RN|PV,  /* 0x20 */
-	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x28 */
-	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x30 */
-	UN|RN|PV, UN|RN|PV, RN|PV, UN|RN, 0, UN|RN, 0, UN,  /* 0x38 */
-	RN, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x40 */
-	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x48 */
-	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x50 */
-	UN|RN|PV, UN|RN|PV, UN|RN|PV, RN|PV, RN, RN|PV, RN, UN|RN|PV,  /* 0x58 */
-	RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x60 */
-	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x68 */
-	UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV, UN|RN|PV,  /* 0x70 */
-	UN|RN|PV, UN|RN|PV, UN|RN|PV, RN, RN, RN, UN|RN|PV, 0,  /* 0x78 */
+	0, UN|RN|PV|GV, 0, RN, UN|RN|PV, PV|GV, UN|RN|PV, UN|RN|PV|GV,  /* 0x20 */
+	UN|RN|PV, UN|RN|PV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV,  /* 0x28 */
+	UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV,  /* 0x30 */
+	UN|RN|PV|GV, UN|RN|PV|GV, RN|PV|GV, UN|RN, 0, UN|RN, 0, UN,  /* 0x38 */
+	RN, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV,  /* 0x40 */
+	UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV,  /* 0x48 */
+	UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV,  /* 0x50 */
+	UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, RN|PV|GV, RN, RN|PV|GV, RN, UN|RN|PV|GV,  /* 0x58 */
+	RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV,  /* 0x60 */
+	UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV,  /* 0x68 */
+	UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV,  /* 0x70 */
+	UN|RN|PV|GV, UN|RN|PV|GV, UN|RN|PV|GV, RN, RN, RN, UN|RN|PV|GV, 0,  /* 0x78 */
 	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x80 */
 	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x88 */
 	0, 0, 0, 0, 0, 0, 0, 0,  /* 0x90 */
@@ -109,6 +111,7 @@ const uint8_t sip_cc2[256] = {
 #undef UN
 #undef RN
 #undef PV
+#undef GV
 
 const char *sip_scan_host(const char *p, const char *end, struct sip_slice *host, bool *is_ipv6)
 {
