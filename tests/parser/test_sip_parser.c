@@ -712,6 +712,61 @@ static void test_uncommon_forms_of_fast_path_fields(void **state)
 	assert_slice(msg.authorization[0].algorithm, "MD5");
 }
 
+/* parse_digest_common() takes "name=value" directives separated by ','
+ * and LWS; every other spelling goes to the general loop, which must give
+ * the same fields or the same error. */
+static void test_digest_directives_in_uncommon_spellings(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY
+			       "Authorization: Digest username=\"a\\\"b\", realm = \"r\" , nonce=\n\t\"n\",\turi=\"sip:x\","
+			       "\r\n foo=\"bar\", response=\"\", qop=\"auth\", cnonce=\"c\", opaque=\"o\"\r\n"
+			       "X-Tail: 0123456789abcdef0123456789\r\n\r\n"),
+			 SIP_PARSE_OK);
+	const struct sip_credentials *a = &msg.authorization[0];
+	assert_slice(a->username, "a\\\"b");
+	assert_slice(a->realm, "r");
+	assert_slice(a->nonce, "n");
+	assert_slice(a->uri, "sip:x");
+	assert_slice(a->response, "");
+	assert_slice(a->qop, "auth");
+	assert_slice(a->cnonce, "c");
+	assert_slice(a->opaque, "o");
+	assert_null(a->algorithm.ptr);
+	assert_null(a->nc.ptr);
+	/* errors, whichever loop finds them */
+	static const char *const bad[] = {
+		"username=\"a\", username=\"b\"",
+		"username=\"a\", nc=\"00000001\"",
+		"username=\"a\", nc=0000001",
+		"username=\"a\", nc=0000000g",
+		"username=\"a\",",
+		"username=\"a\", ",
+		"username=\"a\" x",
+		"username=a",
+		"realm=\"a",
+		"algorithm=MD5;x",
+		"username=\"a\"\"b\"",
+		"username=\"a\x01\"",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		/* once with the directive in the datagram's last 16 bytes, once
+		 * far from them */
+		for (int tail = 0; tail < 2; tail++) {
+			snprintf(text, sizeof(text), REG_HEAD MANDATORY "Authorization: Digest %s\r\n%s\r\n", bad[i],
+				 tail ? "X-Tail: 0123456789abcdef0123456789\r\n" : "");
+			if (parse(text) != SIP_PARSE_BAD_AUTHORIZATION)
+				fail_msg("%s: %s", bad[i], sip_parse_status_name(parse(text)));
+		}
+	}
+	/* the last directive ends the datagram's head: general loop */
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest realm=\"r\", nc=00000001\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_slice(msg.authorization[0].nc, "00000001");
+	assert_slice(msg.authorization[0].realm, "r");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +811,7 @@ int main(void)
 		cmocka_unit_test(test_contact_star_with_another_contact_is_bad_contact),
 		cmocka_unit_test(test_digest_nc_is_8_hex_digits),
 		cmocka_unit_test(test_digest_quoted_directives_must_be_quoted),
+		cmocka_unit_test(test_digest_directives_in_uncommon_spellings),
 		cmocka_unit_test(test_other_auth_scheme_needs_auth_params),
 		cmocka_unit_test(test_status_line_needs_sp_after_code),
 		cmocka_unit_test(test_uri_escapes_headers_and_user_with_question_mark),
