@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "sip_lex.h"
 #include "sip_parser.h"
 
 static struct sip_msg msg;
@@ -767,6 +768,50 @@ static void test_digest_directives_in_uncommon_spellings(void **state)
 	assert_slice(msg.authorization[0].realm, "r");
 }
 
+/* sip_lex.h's SSSE3 scanners classify 16 bytes with nibble tables that
+ * must say exactly what sip_cc says, for every byte and class. */
+static void test_class_nibble_tables_match_the_class_table(void **state)
+{
+	(void)state;
+	for (int k = 0; k < 8; k++)
+		for (int c = 0; c < 256; c++) {
+			bool in_table = c < 0x80 && (sip_cc_nibble_lo[k][c & 15] & (1u << (c >> 4))) != 0;
+			if (in_table != ((sip_cc[c] & (1u << k)) != 0))
+				fail_msg("class bit %d byte 0x%02x", k, c);
+		}
+}
+
+/* Token characters outside letters, digits, '-' and '.' ("_!~%*+`'") do
+ * not end a token, wherever they fall in the 16-byte steps, and the first
+ * non-token byte does, also in the datagram's last 16 bytes. */
+static void test_token_runs_with_rare_characters_at_every_offset(void **state)
+{
+	(void)state;
+	static const char rare[] = "_!~%*+`'";
+	for (int k = 0; k < 40; k++) {
+		for (int tail = 0; tail < 2; tail++) {
+			char branch[64], text[1024];
+			memset(branch, 'a', (size_t)k);
+			snprintf(branch + k, sizeof(branch) - (size_t)k, "%c9", rare[k % 8]);
+			int n = snprintf(text, sizeof(text),
+					 REG_HEAD FROM TO CALLID CSEQ "%s"
+					 "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK%s;received=192.0.2.1\r\n\r\n",
+					 tail ? "" : "X-Pad: 0123456789abcdef0123456789abcdef\r\n", branch);
+			char *copy;
+			assert_int_equal(parse_exact(text, (size_t)n, &copy), SIP_PARSE_OK);
+			char want[80];
+			snprintf(want, sizeof(want), "z9hG4bK%s", branch);
+			assert_slice(msg.via[0].branch, want);
+			assert_slice(msg.via[0].received, "192.0.2.1");
+			free(copy);
+		}
+	}
+	/* a non-token byte ends the run: '(' in a header parameter value */
+	assert_int_equal(parse(REG_HEAD FROM TO CALLID CSEQ
+			       "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKabcdefghijklmnop(q\r\n\r\n"),
+			 SIP_PARSE_BAD_VIA);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -812,6 +857,8 @@ int main(void)
 		cmocka_unit_test(test_digest_nc_is_8_hex_digits),
 		cmocka_unit_test(test_digest_quoted_directives_must_be_quoted),
 		cmocka_unit_test(test_digest_directives_in_uncommon_spellings),
+		cmocka_unit_test(test_class_nibble_tables_match_the_class_table),
+		cmocka_unit_test(test_token_runs_with_rare_characters_at_every_offset),
 		cmocka_unit_test(test_other_auth_scheme_needs_auth_params),
 		cmocka_unit_test(test_status_line_needs_sp_after_code),
 		cmocka_unit_test(test_uri_escapes_headers_and_user_with_question_mark),
