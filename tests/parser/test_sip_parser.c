@@ -812,6 +812,52 @@ static void test_token_runs_with_rare_characters_at_every_offset(void **state)
 			 SIP_PARSE_BAD_VIA);
 }
 
+/* authorization_line() parses "Authorization: Digest ..." with the
+ * datagram end as its bound and finds the line end itself; other forms of
+ * the line go to the line search and parse_credentials(), with the same
+ * result. */
+#define AUTH_TAIL "X-Tail: 0123456789abcdef0123456789\r\n\r\n"
+static void test_authorization_line_forms(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\", realm=\"r\"\r\n" AUTH_TAIL),
+			 SIP_PARSE_OK);
+	assert_slice(msg.authorization[0].scheme, "Digest");
+	assert_slice(msg.authorization[0].params, "username=\"a\", realm=\"r\"");
+	assert_slice(msg.authorization[0].realm, "r");
+	assert_slice(msg.other[0].name, "X-Tail");
+	/* fold after a comma, trailing whitespace, tabs, bare LF line end */
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\",\r\n realm=\"r\"\r\n" AUTH_TAIL),
+			 SIP_PARSE_OK);
+	assert_slice(msg.authorization[0].realm, "r");
+	assert_slice(msg.authorization[0].params, "username=\"a\",\r\n realm=\"r\"");
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\" \t\r\n" AUTH_TAIL), SIP_PARSE_OK);
+	assert_slice(msg.authorization[0].params, "username=\"a\"");
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization:\tDigest\tusername=\"a\"\r\n" AUTH_TAIL), SIP_PARSE_OK);
+	assert_slice(msg.authorization[0].username, "a");
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: digest username=\"a\"\n" AUTH_TAIL), SIP_PARSE_OK);
+	assert_slice(msg.authorization[0].scheme, "digest");
+	assert_slice(msg.authorization[0].username, "a");
+	assert_slice(msg.other[0].name, "X-Tail");
+	/* the value folded onto the next line as a whole */
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization:\r\n Digest username=\"a\"\r\n" AUTH_TAIL), SIP_PARSE_OK);
+	assert_slice(msg.authorization[0].username, "a");
+	/* two lines, each its own credentials */
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\", realm=\"r1\"\r\n"
+			       "Authorization: Digest username=\"b\", realm=\"r2\"\r\n" AUTH_TAIL),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.authorization_count, 2);
+	assert_slice(msg.authorization[1].realm, "r2");
+	/* bytes the line search rejects stay rejected */
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\"\r, realm=\"r\"\r\n" AUTH_TAIL),
+			 SIP_PARSE_BARE_CR);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\x01\"\r\n" AUTH_TAIL),
+			 SIP_PARSE_BAD_AUTHORIZATION);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\"\r\n"), SIP_PARSE_NO_END_OF_HEADERS);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Authorization: Digest username=\"a\" realm=\"r\"\r\n" AUTH_TAIL),
+			 SIP_PARSE_BAD_AUTHORIZATION);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -857,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_digest_nc_is_8_hex_digits),
 		cmocka_unit_test(test_digest_quoted_directives_must_be_quoted),
 		cmocka_unit_test(test_digest_directives_in_uncommon_spellings),
+		cmocka_unit_test(test_authorization_line_forms),
 		cmocka_unit_test(test_class_nibble_tables_match_the_class_table),
 		cmocka_unit_test(test_token_runs_with_rare_characters_at_every_offset),
 		cmocka_unit_test(test_other_auth_scheme_needs_auth_params),
