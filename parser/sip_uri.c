@@ -133,18 +133,26 @@ static bool uri_parse_common(struct sip_slice s, const char *lim, struct sip_uri
 	} else {
 		return false;
 	}
+	uri->user.ptr = NULL;
+	uri->user.len = 0;
+	uri->password = uri->user;
+	uri->params = uri->user;
+	uri->headers = uri->user;
+	uri->transport = uri->user;
+	uri->host_is_ipv6 = false;
+	uri->has_port = false;
+	uri->port = 0;
 	/* userinfo: user characters up to the first '@'; ':' (a password or a
 	 * port), '%' or anything else first goes to the general code, unless
-	 * no '@' follows at all */
-	const char *q = sip_find_byte_lim(p, end, lim, '@');
-	if (q != end) {
-		const char *u = p;
-		while (u < q && (sip_cc2[(unsigned char)*u] & SIP_CC2_USER_NOPCT) != 0)
-			u++;
-		if (u != q || q == p)
+	 * no '@' follows at all ('@' is not a user character) */
+	const char *q = sip_skip_cc2_lim(p, end, lim, SIP_CC2_USER_NOPCT);
+	if (q < end && *q == '@') {
+		if (q == p)
 			return false;
 		uri->user = sip_mk(p, q);
 		p = q + 1;
+	} else if (sip_find_byte_lim(q, end, lim, '@') != end) {
+		return false;
 	}
 	if (p >= end || *p == '[')
 		return false;
@@ -160,9 +168,7 @@ static bool uri_parse_common(struct sip_slice s, const char *lim, struct sip_uri
 		uri->has_port = true;
 	}
 	if (p < end && *p == ';') {
-		q = p + 1;
-		while (q < end && (sip_cc2[(unsigned char)*q] & SIP_CC2_URIC_NOPCT) != 0)
-			q++;
+		q = sip_skip_cc2_lim(p + 1, end, lim, SIP_CC2_URIC_NOPCT);
 		if (q != end)
 			return false;
 		uri->params = sip_mk(p, end);
@@ -179,7 +185,7 @@ static bool uri_parse_common(struct sip_slice s, const char *lim, struct sip_uri
 
 bool sip_uri_parse_lim(struct sip_slice s, const char *lim, struct sip_uri *uri)
 {
-	memset(uri, 0, sizeof(*uri));
+	/* uri_parse_common sets every field when it succeeds: no memset */
 	uri->raw = s;
 	if (s.ptr != NULL && uri_parse_common(s, lim, uri))
 		return true;

@@ -779,6 +779,51 @@ static void test_class_nibble_tables_match_the_class_table(void **state)
 			if (in_table != ((sip_cc[c] & (1u << k)) != 0))
 				fail_msg("class bit %d byte 0x%02x", k, c);
 		}
+	for (int k = 0; k < 4; k++)
+		for (int c = 0; c < 256; c++) {
+			bool in_table = c < 0x80 && (sip_cc2_nibble_lo[k][c & 15] & (1u << (c >> 4))) != 0;
+			if (in_table != ((sip_cc2[c] & (1u << k)) != 0))
+				fail_msg("class 2 bit %d byte 0x%02x", k, c);
+		}
+}
+
+/* The URI fast path's user and parameter scans (16 bytes a step) stop
+ * where the general code's byte loops stopped, at every offset and in the
+ * datagram's last 16 bytes: '@' ends the user, '%' and '?' hand the URI
+ * to the general code. */
+static void test_uri_user_and_params_at_every_offset(void **state)
+{
+	(void)state;
+	for (int k = 1; k < 36; k++) {
+		for (int tail = 0; tail < 2; tail++) {
+			char user[64], text[1024];
+			memset(user, 'u', (size_t)k);
+			user[k - 1] = (char)"-_.!~*'()&=+$,;?/"[k % 17];
+			user[k] = '\0';
+			int n = snprintf(text, sizeof(text),
+					 REG_HEAD VIA FROM TO CALLID CSEQ "%s"
+					 "Contact: <sip:%s@192.0.2.10:5060;transport=tcp;lr;x=%%41>;expires=60\r\n\r\n",
+					 tail ? "" : "X-Pad: 0123456789abcdef0123456789abcdef\r\n", user);
+			char *copy;
+			assert_int_equal(parse_exact(text, (size_t)n, &copy), SIP_PARSE_OK);
+			assert_slice(msg.contact[0].addr.uri.user, user);
+			assert_slice(msg.contact[0].addr.uri.host, "192.0.2.10");
+			assert_int_equal(msg.contact[0].addr.uri.port, 5060);
+			assert_slice(msg.contact[0].addr.uri.transport, "tcp");
+			assert_slice(msg.contact[0].addr.uri.params, ";transport=tcp;lr;x=%41");
+			free(copy);
+		}
+	}
+	/* no user, an '@' only in a parameter: the run before it is the user */
+	assert_int_equal(parse(REG_HEAD VIA FROM TO CALLID CSEQ "Contact: <sip:h.example;x=a@b.example>\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_slice(msg.contact[0].addr.uri.user, "h.example;x=a");
+	assert_slice(msg.contact[0].addr.uri.host, "b.example");
+	assert_int_equal(parse(REG_HEAD VIA FROM TO CALLID CSEQ "Contact: <sip:a%4a:pw@h.example;x=1>\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_slice(msg.contact[0].addr.uri.user, "a%4a");
+	assert_slice(msg.contact[0].addr.uri.password, "pw");
+	assert_int_equal(parse(REG_HEAD VIA FROM TO CALLID CSEQ "Contact: <sip:@h.example>\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
 }
 
 /* Token characters outside letters, digits, '-' and '.' ("_!~%*+`'") do
@@ -906,6 +951,7 @@ int main(void)
 		cmocka_unit_test(test_authorization_line_forms),
 		cmocka_unit_test(test_class_nibble_tables_match_the_class_table),
 		cmocka_unit_test(test_token_runs_with_rare_characters_at_every_offset),
+		cmocka_unit_test(test_uri_user_and_params_at_every_offset),
 		cmocka_unit_test(test_other_auth_scheme_needs_auth_params),
 		cmocka_unit_test(test_status_line_needs_sp_after_code),
 		cmocka_unit_test(test_uri_escapes_headers_and_user_with_question_mark),
