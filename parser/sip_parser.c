@@ -224,6 +224,24 @@ static const char *element_end(const char *p, const char *end, const char *lim)
 	return end;
 }
 
+/* element_end() for a Via, Contact or Path value: a value without any
+ * ',' is one element, whatever it holds. element_end() would return NULL
+ * for an unclosed quoted string or '<' in it, but the element's parser
+ * then fails on the same bytes (a quoted string or a '<' is only valid
+ * where that parser scans it with the same rules), so the status is the
+ * same. Only while the list has room (room false: the caller's
+ * SIP_PARSE_TOO_MANY_* check comes before the element's parser, and an
+ * unclosed quote must still give SIP_PARSE_BAD_*). One 16-byte search
+ * instead of a scan that restarts at every quote and angle bracket:
+ * callgrind on perf/bench-parse's corpus, 6.63k -> 6.54k instructions per
+ * REGISTER. */
+static inline const char *element_end_fast(const char *p, const char *end, const char *lim, bool room)
+{
+	if (room && sip_find_byte_lim(p, end, lim, ',') == end)
+		return end;
+	return element_end(p, end, lim);
+}
+
 /* Strictly decimal, saturating at UINT32_MAX (delta-seconds, RFC 3261
  * §20.19 / §20.10: a huge value means "as long as allowed"). */
 static bool parse_delta_seconds(struct sip_slice s, uint32_t *out)
@@ -915,7 +933,7 @@ static enum sip_parse_status parse_header(struct sip_msg *m, enum hdr_id id, str
 		if (v >= ve)
 			return SIP_PARSE_BAD_VIA;
 		while (v < ve) {
-			const char *e = element_end(v, ve, lim);
+			const char *e = element_end_fast(v, ve, lim, m->via_count < SIP_MAX_VIAS);
 			if (e == NULL)
 				return SIP_PARSE_BAD_VIA;
 			if (m->via_count >= SIP_MAX_VIAS)
@@ -963,7 +981,7 @@ static enum sip_parse_status parse_header(struct sip_msg *m, enum hdr_id id, str
 			return SIP_PARSE_OK;
 		}
 		while (v < ve) {
-			const char *e = element_end(v, ve, lim);
+			const char *e = element_end_fast(v, ve, lim, m->contact_count < SIP_MAX_CONTACTS);
 			if (e == NULL)
 				return SIP_PARSE_BAD_CONTACT;
 			if (m->contact_count >= SIP_MAX_CONTACTS)
@@ -1009,7 +1027,7 @@ static enum sip_parse_status parse_header(struct sip_msg *m, enum hdr_id id, str
 		if (v >= ve)
 			return SIP_PARSE_BAD_PATH;
 		while (v < ve) {
-			const char *e = element_end(v, ve, lim);
+			const char *e = element_end_fast(v, ve, lim, m->path_count < SIP_MAX_PATHS);
 			struct sip_name_addr na;
 			if (e == NULL)
 				return SIP_PARSE_BAD_PATH;

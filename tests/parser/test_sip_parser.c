@@ -903,6 +903,41 @@ static void test_authorization_line_forms(void **state)
 			 SIP_PARSE_BAD_AUTHORIZATION);
 }
 
+/* A Via, Contact or Path value without ',' is one element (no element
+ * scan); an unclosed quoted string or '<' in it is still that header's
+ * error, also when the list is full. */
+static void test_single_element_values_with_unclosed_quote_or_angle(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD FROM TO CALLID CSEQ "Via: SIP/2.0/UDP h;x=\"abc\r\n\r\n"), SIP_PARSE_BAD_VIA);
+	assert_int_equal(parse(REG_HEAD FROM TO CALLID CSEQ "Via: SIP/2.0/UDP h;x=<\r\n\r\n"), SIP_PARSE_BAD_VIA);
+	assert_int_equal(parse(REG_HEAD FROM TO CALLID CSEQ "Via: SIP/2.0/UDP h;x=\"<\"\r\n\r\n"), SIP_PARSE_OK);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: <sip:a@b\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: <sip:a@b>;x=\"q\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: sip:a@b;x=<\r\n\r\n"), SIP_PARSE_BAD_CONTACT);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: \"a<b\" <sip:a@b>;x=\"<\"\r\n\r\n"), SIP_PARSE_OK);
+	assert_slice(msg.contact[0].addr.display, "a<b");
+	assert_int_equal(parse(REG_HEAD MANDATORY "Path: <sip:p@b;lr\r\n\r\n"), SIP_PARSE_BAD_PATH);
+	/* a full list: the element is checked before the count */
+	char text[8192];
+	size_t n = (size_t)snprintf(text, sizeof(text), "%s", REG_HEAD FROM TO CALLID CSEQ);
+	for (int i = 0; i < SIP_MAX_VIAS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "Via: SIP/2.0/UDP h%d\r\n", i);
+	size_t full = n;
+	snprintf(text + n, sizeof(text) - n, "Via: SIP/2.0/UDP h;x=\"abc\r\n\r\n");
+	assert_int_equal(parse(text), SIP_PARSE_BAD_VIA);
+	snprintf(text + full, sizeof(text) - full, "Via: SIP/2.0/UDP h\r\n\r\n");
+	assert_int_equal(parse(text), SIP_PARSE_TOO_MANY_VIAS);
+	n = (size_t)snprintf(text, sizeof(text), "%s", REG_HEAD MANDATORY);
+	for (int i = 0; i < SIP_MAX_CONTACTS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "Contact: <sip:c%d@h>\r\n", i);
+	full = n;
+	snprintf(text + n, sizeof(text) - n, "Contact: <sip:c@h\r\n\r\n");
+	assert_int_equal(parse(text), SIP_PARSE_BAD_CONTACT);
+	snprintf(text + full, sizeof(text) - full, "Contact: <sip:c@h>\r\n\r\n");
+	assert_int_equal(parse(text), SIP_PARSE_TOO_MANY_CONTACTS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -952,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_class_nibble_tables_match_the_class_table),
 		cmocka_unit_test(test_token_runs_with_rare_characters_at_every_offset),
 		cmocka_unit_test(test_uri_user_and_params_at_every_offset),
+		cmocka_unit_test(test_single_element_values_with_unclosed_quote_or_angle),
 		cmocka_unit_test(test_other_auth_scheme_needs_auth_params),
 		cmocka_unit_test(test_status_line_needs_sp_after_code),
 		cmocka_unit_test(test_uri_escapes_headers_and_user_with_question_mark),
