@@ -344,6 +344,8 @@ static inline __attribute__((always_inline)) const char *sip_skip_cc2_lim(const 
 		}
 		p += 16;
 	}
+	if (p >= end)
+		return end;
 #else
 	(void)lim;
 #endif
@@ -458,13 +460,12 @@ static inline __attribute__((always_inline)) bool sip_param_next_cls_lim(const c
 			*value = sip_mk(p + 1, q - 1);
 			p = q;
 		} else {
+			/* value_cls contains every token character: one scan
+			 * (callgrind on perf/bench-parse's corpus: 6.55k ->
+			 * 6.53k instructions per REGISTER, against a token scan
+			 * continued past each other value character) */
 			const char *v = p;
-			for (;;) {
-				p = sip_skip_class_lim(p, end, lim, SIP_CC_TOKEN);
-				if (p >= end || (sip_cc2[(unsigned char)*p] & value_cls) == 0)
-					break;
-				p++;
-			}
+			p = sip_skip_cc2_lim(p, end, lim, value_cls);
 			if (p == v)
 				return false;
 			*value = sip_mk(v, p);

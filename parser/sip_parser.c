@@ -224,12 +224,13 @@ static const char *element_end(const char *p, const char *end, const char *lim)
 	return end;
 }
 
-/* element_end() for a Via, Contact or Path value: a value without any
- * ',' is one element, whatever it holds. element_end() would return NULL
- * for an unclosed quoted string or '<' in it, but the element's parser
- * then fails on the same bytes (a quoted string or a '<' is only valid
- * where that parser scans it with the same rules), so the status is the
- * same. Only while the list has room (room false: the caller's
+/* element_end() for a Via or Contact value: a value without any ',' is
+ * one element, whatever it holds. element_end() would return NULL for an
+ * unclosed quoted string or '<' in it, but the element's parser then
+ * fails on the same bytes (a quoted string or a '<' is only valid where
+ * that parser scans it with the same rules, parameters included), so the
+ * status is the same. Not for Path: its parameters are not parsed, so
+ * element_end() is what rejects "<sip:p>;x<" there. Only while the list has room (room false: the caller's
  * SIP_PARSE_TOO_MANY_* check comes before the element's parser, and an
  * unclosed quote must still give SIP_PARSE_BAD_*). One 16-byte search
  * instead of a scan that restarts at every quote and angle bracket:
@@ -1027,7 +1028,7 @@ static enum sip_parse_status parse_header(struct sip_msg *m, enum hdr_id id, str
 		if (v >= ve)
 			return SIP_PARSE_BAD_PATH;
 		while (v < ve) {
-			const char *e = element_end_fast(v, ve, lim, m->path_count < SIP_MAX_PATHS);
+			const char *e = element_end(v, ve, lim);
 			struct sip_name_addr na;
 			if (e == NULL)
 				return SIP_PARSE_BAD_PATH;

@@ -903,9 +903,9 @@ static void test_authorization_line_forms(void **state)
 			 SIP_PARSE_BAD_AUTHORIZATION);
 }
 
-/* A Via, Contact or Path value without ',' is one element (no element
- * scan); an unclosed quoted string or '<' in it is still that header's
- * error, also when the list is full. */
+/* A Via or Contact value without ',' is one element (no element scan);
+ * an unclosed quoted string or '<' in it, or in a Path value, is still
+ * that header's error, also when the list is full. */
 static void test_single_element_values_with_unclosed_quote_or_angle(void **state)
 {
 	(void)state;
@@ -918,6 +918,9 @@ static void test_single_element_values_with_unclosed_quote_or_angle(void **state
 	assert_int_equal(parse(REG_HEAD MANDATORY "Contact: \"a<b\" <sip:a@b>;x=\"<\"\r\n\r\n"), SIP_PARSE_OK);
 	assert_slice(msg.contact[0].addr.display, "a<b");
 	assert_int_equal(parse(REG_HEAD MANDATORY "Path: <sip:p@b;lr\r\n\r\n"), SIP_PARSE_BAD_PATH);
+	/* Path's parameters are not parsed: the element scan rejects these */
+	assert_int_equal(parse(REG_HEAD MANDATORY "Path: <sip:p@b>; 66.<6\r\n\r\n"), SIP_PARSE_BAD_PATH);
+	assert_int_equal(parse(REG_HEAD MANDATORY "Path: <sip:p@b>;x=\"a\r\n\r\n"), SIP_PARSE_BAD_PATH);
 	/* a full list: the element is checked before the count */
 	char text[8192];
 	size_t n = (size_t)snprintf(text, sizeof(text), "%s", REG_HEAD FROM TO CALLID CSEQ);
