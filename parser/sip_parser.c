@@ -567,6 +567,21 @@ static unsigned digest_name(const char *p, const char *end, const char *lim, str
 	return n;
 }
 
+/* [p, p + 8) are hex digits (nc-value). One 16-byte class lookup when
+ * 16 bytes remain before lim, else a byte loop (callgrind: see
+ * parse_digest_common's ", " step). */
+static inline bool is_8_hex(const char *p, const char *lim)
+{
+#if defined(__SSSE3__)
+	if (lim - p >= 16)
+		return (sip_not_in_class16(_mm_loadu_si128((const __m128i *)(const void *)p), sip_class_tbl(SIP_CC_HEX)) &
+			0xffu) == 0;
+#else
+	(void)lim;
+#endif
+	return sip_skip_class(p, p + 8, SIP_CC_HEX) == p + 8;
+}
+
 /*
  * Digest directives in the form phones send them: a known name directly
  * followed by '=', then a quoted string without escapes or control
@@ -673,13 +688,20 @@ static const char *parse_digest_common(const char *p, const char *end, const cha
 			if (q == p)
 				return NULL;
 			/* nonce-count = "nc" EQUAL nc-value, nc-value = 8LHEX */
-			if (form == NC && (q - p != 8 || sip_skip_class(p, q, SIP_CC_HEX) != q))
+			if (form == NC && (q - p != 8 || !is_8_hex(p, lim)))
 				return NULL;
 			*dst = sip_mk(p, q);
 			p = q;
 		}
 		if (p >= end || *p != ',')
 			return p;
+		/* ", " then the next name: no loop (callgrind on
+		 * perf/bench-parse's corpus: this, is_8_hex() and the
+		 * header line trim, 6.53k -> 6.42k per REGISTER) */
+		if (end - p > 2 && p[1] == ' ' && (unsigned char)p[2] > ' ') {
+			p += 2;
+			continue;
+		}
 		p++;
 		while (p < end && (*p == ' ' || *p == '\t'))
 			p++;
@@ -1313,7 +1335,14 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 			}
 			break;
 		}
-		const char *ve = sip_rskip_lws(v, nl);
+		/* the usual "Name: value\r\n" trimmed without loops
+		 * (callgrind: see parse_digest_common's ", " step) */
+		const char *ve = nl;
+		if (ve > v && ve[-1] == '\r')
+			ve--;
+		ve = sip_rskip_lws(v, ve);
+		if (v < ve && *v == ' ')
+			v++;
 		v = sip_skip_lws(v, ve);
 		p = nl + 1;
 		st = parse_header(m, (enum hdr_id)id, name, v, ve, end);

@@ -941,6 +941,34 @@ static void test_single_element_values_with_unclosed_quote_or_angle(void **state
 	assert_int_equal(parse(text), SIP_PARSE_TOO_MANY_CONTACTS);
 }
 
+/* nc's 8 hex digits are checked 16 bytes at a time only while 16 bytes
+ * remain in the datagram: a body of 0..20 bytes after the head moves the
+ * last directive across that bound. */
+static void test_digest_nc_near_the_datagram_end(void **state)
+{
+	(void)state;
+	for (int k = 0; k < 20; k++) {
+		for (int bad = 0; bad < 2; bad++) {
+			char body[32], text[1024];
+			memset(body, 'b', (size_t)k);
+			body[k] = '\0';
+			int n = snprintf(text, sizeof(text),
+					 REG_HEAD MANDATORY
+					 "Authorization: Digest username=\"a\",  realm=\"r\", nc=%s\r\n\r\n%s",
+					 bad ? "0000000x" : "0000000a", body);
+			char *copy;
+			assert_int_equal(parse_exact(text, (size_t)n, &copy),
+					 bad ? SIP_PARSE_BAD_AUTHORIZATION : SIP_PARSE_OK);
+			if (!bad) {
+				assert_slice(msg.authorization[0].nc, "0000000a");
+				assert_slice(msg.authorization[0].realm, "r");
+				assert_int_equal(msg.body.len, (uint32_t)k);
+			}
+			free(copy);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -987,6 +1015,7 @@ int main(void)
 		cmocka_unit_test(test_digest_quoted_directives_must_be_quoted),
 		cmocka_unit_test(test_digest_directives_in_uncommon_spellings),
 		cmocka_unit_test(test_authorization_line_forms),
+		cmocka_unit_test(test_digest_nc_near_the_datagram_end),
 		cmocka_unit_test(test_class_nibble_tables_match_the_class_table),
 		cmocka_unit_test(test_token_runs_with_rare_characters_at_every_offset),
 		cmocka_unit_test(test_uri_user_and_params_at_every_offset),
