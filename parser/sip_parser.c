@@ -243,6 +243,28 @@ static inline const char *element_end_fast(const char *p, const char *end, const
 	return element_end(p, end, lim);
 }
 
+/* sip_slice_to_u32() inlined for the header values (CSeq, Max-Forwards,
+ * Content-Length, reg-id): the call into sip_uri.c cost more than the few
+ * digits (callgrind on perf/bench-parse's corpus: 6.42k -> 6.33k
+ * instructions per REGISTER). Same rules: decimal digits only, not empty,
+ * at most UINT32_MAX. */
+static inline bool u32_decimal(struct sip_slice s, uint32_t *out)
+{
+	uint64_t v = 0;
+	if (s.len == 0 || s.ptr == NULL)
+		return false;
+	for (uint32_t i = 0; i < s.len; i++) {
+		unsigned c = (unsigned char)s.ptr[i] - (unsigned)'0';
+		if (c > 9)
+			return false;
+		v = v * 10 + c;
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
 /* Strictly decimal, saturating at UINT32_MAX (delta-seconds, RFC 3261
  * §20.19 / §20.10: a huge value means "as long as allowed"). */
 static bool parse_delta_seconds(struct sip_slice s, uint32_t *out)
@@ -394,7 +416,7 @@ static bool parse_contact(const char *p, const char *end, const char *lim, struc
 				return false;
 			c->instance = v;
 		} else if (n.len == 6 && sip_eq_token_lower(n.ptr, "reg-id", 6)) {
-			if (!sip_slice_to_u32(v, &c->reg_id))
+			if (!u32_decimal(v, &c->reg_id))
 				return false;
 			c->has_reg_id = true;
 		}
@@ -884,7 +906,7 @@ static bool parse_cseq(const char *p, const char *end, struct sip_msg *m)
 {
 	const char *q = sip_skip_class(p, end, SIP_CC_DIGIT);
 	uint32_t n;
-	if (q == p || q >= end || !sip_is_lws(*q) || !sip_slice_to_u32(sip_mk(p, q), &n) || n >= 0x80000000u)
+	if (q == p || q >= end || !sip_is_lws(*q) || !u32_decimal(sip_mk(p, q), &n) || n >= 0x80000000u)
 		return false;
 	p = sip_skip_lws(q, end);
 	q = sip_skip_class_fast(p, end, SIP_CC_TOKEN);
@@ -935,7 +957,7 @@ static enum sip_parse_status parse_option_tags(const char *p, const char *end, s
 
 static bool parse_number(const char *p, const char *end, uint32_t *out)
 {
-	return sip_slice_to_u32(sip_mk(p, end), out);
+	return u32_decimal(sip_mk(p, end), out);
 }
 
 static enum sip_parse_status add_other(struct sip_msg *m, struct sip_slice name, const char *v, const char *ve)
