@@ -1274,7 +1274,17 @@ static enum sip_parse_status check_header_bytes(const char *buf, const char *hen
 
 enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 {
-	memset(m, 0, offsetof(struct sip_msg, via));
+	/* Cleared: everything before the arrays except what a successful
+	 * parse always writes whole, From and To (both mandatory; their
+	 * present flags are cleared for the duplicate checks) and a
+	 * request's Request-URI (cleared below for a response). callgrind
+	 * on perf/bench-parse's corpus: the clear of all ~720 bytes cost ~100
+	 * instructions per REGISTER, this ~30 (6.33k -> 6.26k). */
+	memset(m, 0, offsetof(struct sip_msg, request_uri));
+	memset(&m->status_code, 0, offsetof(struct sip_msg, from) - offsetof(struct sip_msg, status_code));
+	m->from.present = false;
+	m->to.present = false;
+	memset(&m->call_id, 0, offsetof(struct sip_msg, via) - offsetof(struct sip_msg, call_id));
 	if (len == 0)
 		return SIP_PARSE_EMPTY;
 	if (len > SIP_MAX_MESSAGE_LEN)
@@ -1291,6 +1301,7 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 	enum sip_parse_status st;
 	if (le - p >= 4 && sip_eq_lower(p, "sip/", 4)) {
 		m->is_request = false;
+		memset(&m->request_uri, 0, sizeof(m->request_uri));
 		st = parse_status_line(m, p, le);
 	} else {
 		m->is_request = true;

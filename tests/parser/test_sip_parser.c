@@ -969,6 +969,74 @@ static void test_digest_nc_near_the_datagram_end(void **state)
 	}
 }
 
+static void assert_same_slice(struct sip_slice a, struct sip_slice b)
+{
+	assert_ptr_equal(a.ptr, b.ptr);
+	assert_int_equal(a.len, b.len);
+}
+
+static void assert_same_uri(const struct sip_uri *a, const struct sip_uri *b)
+{
+	assert_same_slice(a->raw, b->raw);
+	assert_int_equal(a->scheme, b->scheme);
+	assert_same_slice(a->scheme_raw, b->scheme_raw);
+	assert_same_slice(a->user, b->user);
+	assert_same_slice(a->password, b->password);
+	assert_same_slice(a->host, b->host);
+	assert_int_equal(a->host_is_ipv6, b->host_is_ipv6);
+	assert_int_equal(a->has_port, b->has_port);
+	assert_int_equal(a->port, b->port);
+	assert_same_slice(a->params, b->params);
+	assert_same_slice(a->headers, b->headers);
+	assert_same_slice(a->transport, b->transport);
+}
+
+static void assert_same_from_to(const struct sip_from_to *a, const struct sip_from_to *b)
+{
+	assert_int_equal(a->present, b->present);
+	assert_same_slice(a->addr.display, b->addr.display);
+	assert_int_equal(a->addr.display_quoted, b->addr.display_quoted);
+	assert_same_uri(&a->addr.uri, &b->addr.uri);
+	assert_same_slice(a->addr.params, b->addr.params);
+	assert_same_slice(a->tag, b->tag);
+}
+
+/* sip_parse() does not clear From, To and the Request-URI first (a
+ * successful parse writes them whole): a struct full of stale bytes, or
+ * of a previous message, gives the same fields as a zeroed one. */
+static void test_stale_struct_gives_the_same_fields(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+		second_register,
+		"REGISTER sips:u:pw@[2001:db8::1]:5061;transport=tls?h=v SIP/2.0\r\n" VIA
+		"From: sip:alice@example.com;tag=x\r\nTo: \"A\" <sip:%61@example.com>\r\n" CALLID CSEQ "\r\n",
+		"SIP/2.0 200 OK\r\n" VIA FROM TO CALLID "CSeq: 2 REGISTER\r\n\r\n",
+	};
+	static struct sip_msg zeroed, stale;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		memset(&zeroed, 0, sizeof(zeroed));
+		memset(&stale, 0xa5, sizeof(stale));
+		assert_int_equal(sip_parse(texts[i], strlen(texts[i]), &zeroed), SIP_PARSE_OK);
+		assert_int_equal(sip_parse(texts[i], strlen(texts[i]), &stale), SIP_PARSE_OK);
+		assert_int_equal(stale.is_request, zeroed.is_request);
+		assert_same_uri(&stale.request_uri, &zeroed.request_uri);
+		assert_int_equal(stale.status_code, zeroed.status_code);
+		assert_same_slice(stale.reason, zeroed.reason);
+		assert_same_from_to(&stale.from, &zeroed.from);
+		assert_same_from_to(&stale.to, &zeroed.to);
+		assert_same_slice(stale.call_id, zeroed.call_id);
+		assert_same_slice(stale.user_agent, zeroed.user_agent);
+		assert_same_slice(stale.body, zeroed.body);
+	}
+	/* a response after a request: no Request-URI left over */
+	assert_int_equal(sip_parse(texts[0], strlen(texts[0]), &stale), SIP_PARSE_OK);
+	assert_int_equal(sip_parse(texts[2], strlen(texts[2]), &stale), SIP_PARSE_OK);
+	assert_null(stale.request_uri.raw.ptr);
+	assert_null(stale.request_uri.host.ptr);
+	assert_int_equal(stale.request_uri.scheme, SIP_SCHEME_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1020,6 +1088,7 @@ int main(void)
 		cmocka_unit_test(test_token_runs_with_rare_characters_at_every_offset),
 		cmocka_unit_test(test_uri_user_and_params_at_every_offset),
 		cmocka_unit_test(test_single_element_values_with_unclosed_quote_or_angle),
+		cmocka_unit_test(test_stale_struct_gives_the_same_fields),
 		cmocka_unit_test(test_other_auth_scheme_needs_auth_params),
 		cmocka_unit_test(test_status_line_needs_sp_after_code),
 		cmocka_unit_test(test_uri_escapes_headers_and_user_with_question_mark),
