@@ -427,7 +427,19 @@ static bool parse_contact(const char *p, const char *end, const char *lim, struc
 /* via-parm = sent-protocol LWS sent-by *( SEMI via-params ) */
 static bool parse_via(const char *p, const char *end, const char *lim, struct sip_via *v)
 {
-	memset(v, 0, sizeof(*v));
+	/* every field written here rather than a memset of the struct
+	 * (callgrind on perf/bench-parse's corpus: 6.26k -> 6.24k
+	 * instructions per REGISTER) */
+	const struct sip_slice none = { NULL, 0 };
+	v->host_is_ipv6 = false;
+	v->has_port = false;
+	v->port = 0;
+	v->branch = none;
+	v->received = none;
+	v->has_rport = false;
+	v->rport_has_value = false;
+	v->rport = 0;
+	v->params = none;
 	const char *q;
 	if (end - p > 8 && lim - p >= 16 && memcmp(p, "SIP/2.0/", 8) == 0) {
 		/* the usual sent-protocol, as the token scans below would

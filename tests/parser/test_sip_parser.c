@@ -1001,9 +1001,10 @@ static void assert_same_from_to(const struct sip_from_to *a, const struct sip_fr
 	assert_same_slice(a->tag, b->tag);
 }
 
-/* sip_parse() does not clear From, To and the Request-URI first (a
- * successful parse writes them whole): a struct full of stale bytes, or
- * of a previous message, gives the same fields as a zeroed one. */
+/* sip_parse() does not clear From, To, the Request-URI and Via entries
+ * first (a successful parse writes them whole): a struct full of stale
+ * bytes, or of a previous message, gives the same fields as a zeroed
+ * one. */
 static void test_stale_struct_gives_the_same_fields(void **state)
 {
 	(void)state;
@@ -1012,6 +1013,8 @@ static void test_stale_struct_gives_the_same_fields(void **state)
 		"REGISTER sips:u:pw@[2001:db8::1]:5061;transport=tls?h=v SIP/2.0\r\n" VIA
 		"From: sip:alice@example.com;tag=x\r\nTo: \"A\" <sip:%61@example.com>\r\n" CALLID CSEQ "\r\n",
 		"SIP/2.0 200 OK\r\n" VIA FROM TO CALLID "CSeq: 2 REGISTER\r\n\r\n",
+		"REGISTER sip:example.com SIP/2.0\r\nVia: SIP / 2.0 / TCP [2001:db8::1]:5070;received=192.0.2.1;rport=5071,"
+		" SIP/2.0/UDP h\r\n" FROM TO CALLID CSEQ "\r\n",
 	};
 	static struct sip_msg zeroed, stale;
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -1028,10 +1031,28 @@ static void test_stale_struct_gives_the_same_fields(void **state)
 		assert_same_slice(stale.call_id, zeroed.call_id);
 		assert_same_slice(stale.user_agent, zeroed.user_agent);
 		assert_same_slice(stale.body, zeroed.body);
+		assert_int_equal(stale.via_count, zeroed.via_count);
+		for (int k = 0; k < zeroed.via_count; k++) {
+			const struct sip_via *a = &stale.via[k], *b = &zeroed.via[k];
+			assert_same_slice(a->protocol, b->protocol);
+			assert_same_slice(a->version, b->version);
+			assert_same_slice(a->transport, b->transport);
+			assert_same_slice(a->host, b->host);
+			assert_int_equal(a->host_is_ipv6, b->host_is_ipv6);
+			assert_int_equal(a->has_port, b->has_port);
+			assert_int_equal(a->port, b->port);
+			assert_same_slice(a->branch, b->branch);
+			assert_same_slice(a->received, b->received);
+			assert_int_equal(a->has_rport, b->has_rport);
+			assert_int_equal(a->rport_has_value, b->rport_has_value);
+			assert_int_equal(a->rport, b->rport);
+			assert_same_slice(a->params, b->params);
+		}
 	}
 	/* a response after a request: no Request-URI left over */
 	assert_int_equal(sip_parse(texts[0], strlen(texts[0]), &stale), SIP_PARSE_OK);
 	assert_int_equal(sip_parse(texts[2], strlen(texts[2]), &stale), SIP_PARSE_OK);
+	assert_int_equal(stale.status_code, 200);
 	assert_null(stale.request_uri.raw.ptr);
 	assert_null(stale.request_uri.host.ptr);
 	assert_int_equal(stale.request_uri.scheme, SIP_SCHEME_NONE);
