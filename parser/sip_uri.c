@@ -162,7 +162,7 @@ static bool uri_parse_common(struct sip_slice s, const char *lim, struct sip_uri
 	uri->host = sip_mk(p, q);
 	p = q;
 	if (p < end && *p == ':') {
-		p = sip_scan_port(p + 1, end, &uri->port);
+		p = sip_scan_port_lim(p + 1, end, lim, &uri->port);
 		if (p == NULL)
 			return false;
 		uri->has_port = true;

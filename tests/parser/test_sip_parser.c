@@ -1058,6 +1058,51 @@ static void test_stale_struct_gives_the_same_fields(void **state)
 	assert_int_equal(stale.request_uri.scheme, SIP_SCHEME_NONE);
 }
 
+/* Ports of 1 to 5 digits are converted from one 16-byte digit search;
+ * longer runs (leading zeros) and ports in the datagram's last 16 bytes
+ * take the byte loop. Same rule everywhere: digits only, value <= 65535. */
+static void test_ports_of_every_length_and_position(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *port;
+		bool ok;
+		uint16_t value;
+	} cases[] = {
+		{ "5", true, 5 },          { "50", true, 50 },       { "5060", true, 5060 },
+		{ "65535", true, 65535 },  { "65536", false, 0 },    { "99999", false, 0 },
+		{ "05060", true, 5060 },   { "0005060", true, 5060 }, { "00000000000000000007", true, 7 },
+		{ "", false, 0 },          { "5x", false, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int tail = 0; tail < 2; tail++) {
+			char text[1024];
+			/* tail 0: the Contact port is in the datagram's last 16 bytes */
+			int n = snprintf(text, sizeof(text),
+					 REG_HEAD "Via: SIP/2.0/UDP h:%s;branch=z9hG4bKx\r\n" FROM TO CALLID CSEQ
+					 "%sContact: <sip:a@h:%s>\r\n\r\n",
+					 cases[i].port, tail ? "X-Pad: 0123456789abcdef0123456789\r\n" : "", cases[i].port);
+			char *copy;
+			enum sip_parse_status st = parse_exact(text, (size_t)n, &copy);
+			if (cases[i].ok) {
+				assert_int_equal(st, SIP_PARSE_OK);
+				assert_int_equal(msg.via[0].port, cases[i].value);
+				assert_int_equal(msg.contact[0].addr.uri.port, cases[i].value);
+				assert_true(msg.contact[0].addr.uri.has_port);
+			} else {
+				assert_int_equal(st, SIP_PARSE_BAD_VIA);
+			}
+			free(copy);
+			/* the Contact alone */
+			n = snprintf(text, sizeof(text), REG_HEAD MANDATORY "%sContact: <sip:a@h:%s>\r\n\r\n",
+				     tail ? "X-Pad: 0123456789abcdef0123456789\r\n" : "", cases[i].port);
+			st = parse_exact(text, (size_t)n, &copy);
+			assert_int_equal(st, cases[i].ok ? SIP_PARSE_OK : SIP_PARSE_BAD_CONTACT);
+			free(copy);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1110,6 +1155,7 @@ int main(void)
 		cmocka_unit_test(test_uri_user_and_params_at_every_offset),
 		cmocka_unit_test(test_single_element_values_with_unclosed_quote_or_angle),
 		cmocka_unit_test(test_stale_struct_gives_the_same_fields),
+		cmocka_unit_test(test_ports_of_every_length_and_position),
 		cmocka_unit_test(test_other_auth_scheme_needs_auth_params),
 		cmocka_unit_test(test_status_line_needs_sp_after_code),
 		cmocka_unit_test(test_uri_escapes_headers_and_user_with_question_mark),
