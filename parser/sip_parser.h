@@ -23,9 +23,10 @@
  * Thread safety: all functions are pure over their arguments (reentrant, no
  * global state).
  *
- * Cost: one pass, O(len); runs are scanned 16 bytes at a time with SSE2
- * (loads may pass a field's end, never buf + len; the datagram's last 15
- * bytes are read one by one). perf/bench-parse measures it against
+ * Cost: one pass, O(len); runs are scanned 16 bytes at a time with SSE2,
+ * character classes with SSSE3 where the build enables it (-msse4.2 on
+ * x86, parser/meson.build) (loads may pass a field's end, never
+ * buf + len; the datagram's last 15 bytes are read one by one). perf/bench-parse measures it against
  * libosip2; tests/parser/ and tests/fuzz/ check it against libosip2.
  */
 #ifndef SIPREG_SIP_PARSER_H
