@@ -341,6 +341,10 @@ apply_bindings(struct checkpoint *cp, MDB_txn *txn, uint32_t n)
 	MDB_cursor *cur;
 	int rc;
 
+	/* Nothing to write (sorted may not even be allocated yet: qsort_r
+	 * must not see NULL, UBSan). */
+	if (n == 0)
+		return 0;
 	for (uint32_t i = 0; i < n; i++)
 		cp->sorted[i] = &cp->pending[i];
 	qsort_r(cp->sorted, n, sizeof(*cp->sorted), change_cmp, cp->keys);
