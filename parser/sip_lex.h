@@ -184,61 +184,6 @@ static inline const char *sip_skip_class_fast(const char *p, const char *end, ui
 	return p;
 }
 
-/* First byte in [p, end) that ends a run of quoted-string text: '"',
- * '\\', a control character (including HT, CR, LF) or DEL; end if none. */
-static inline const char *sip_find_qstop(const char *p, const char *end)
-{
-#if defined(__SSE2__)
-	const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
-	while (end - p >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs));
-		m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f));
-		m = _mm_or_si128(m, _mm_cmpeq_epi8(v, del));
-		unsigned mask = (unsigned)_mm_movemask_epi8(m);
-		if (mask != 0)
-			return p + __builtin_ctz(mask);
-		p += 16;
-	}
-#endif
-	for (; p < end; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
-			return p;
-	}
-	return end;
-}
-
-/* Skips a quoted string starting at p (which points at '"'). Returns the
- * pointer just past the closing quote, or NULL when it is not closed
- * inside [p, end) or when it holds a control character (RFC 3261 §25.1
- * qdtext / quoted-pair). */
-static inline const char *sip_skip_quoted(const char *p, const char *end)
-{
-	p++;
-	while (p < end) {
-		p = sip_find_qstop(p, end);
-		if (p >= end)
-			return NULL;
-		unsigned char c = (unsigned char)*p;
-		if (c == '"')
-			return p + 1;
-		if (c == '\\') {
-			/* quoted-pair = "\" ( %x00-09 / %x0B-0C / %x0E-7F ) */
-			if (p + 1 >= end || p[1] == '\r' || p[1] == '\n' || (unsigned char)p[1] > 0x7f)
-				return NULL;
-			p += 2;
-			continue;
-		}
-		/* qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII */
-		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
-			return NULL;
-		p++;
-	}
-	return NULL;
-}
-
 /*
  * "_lim" scanners. The field parsers work on a header value [p, end) that
  * lies inside the datagram [buf, lim). These scanners load 16 bytes at a
@@ -354,7 +299,9 @@ static inline __attribute__((always_inline)) const char *sip_skip_cc2_lim(const 
 	return p;
 }
 
-/* sip_find_qstop with loads bounded by lim. */
+/* First byte in [p, end) that ends a run of quoted-string text: '"',
+ * '\\', a control character (including HT, CR, LF) or DEL; end if none.
+ * 16-byte loads only while they stay before lim (the datagram end). */
 static inline const char *sip_find_qstop_lim(const char *p, const char *end, const char *lim)
 {
 #if defined(__SSE2__)
@@ -385,7 +332,10 @@ static inline const char *sip_find_qstop_lim(const char *p, const char *end, con
 	return end;
 }
 
-/* sip_skip_quoted with loads bounded by lim. */
+/* Skips a quoted string starting at p (which points at '"'). Returns the
+ * pointer just past the closing quote, or NULL when it is not closed
+ * inside [p, end) or when it holds a control character (RFC 3261 §25.1
+ * qdtext / quoted-pair). Loads are bounded by lim. */
 static inline __attribute__((always_inline)) const char *sip_skip_quoted_lim(const char *p, const char *end, const char *lim)
 {
 	p++;
