@@ -44,7 +44,7 @@
 #include "lmdb_records.h"
 #include "outbuf.h"
 
-#define CONTROL_HISTORY_SEQ_BIT (1ULL << 63)
+#define CONTROL_HISTORY_SEQ_BIT STORE_HISTORY_SEQ_ADMIN_BIT
 #define CONTROL_HISTORY_KEY_LAG_S 5
 #define CONTROL_HISTORY_ADMIN 0x80u
 

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bindings_batch.h"
 #include "lmdb_records.h"
 
 #define DEFAULT_BINDINGS_MAP (8ull << 30)
@@ -42,8 +43,10 @@
 struct store_lmdb {
 	MDB_env *bindings;
 	MDB_env *history;
+	MDB_env *marks;
 	MDB_dbi bindings_dbi;
 	MDB_dbi history_dbi;
+	MDB_dbi marks_dbi;
 };
 
 static int
@@ -105,6 +108,9 @@ store_lmdb_open(const struct store_lmdb_config *cfg, struct store_lmdb **out)
 		rc = open_env(cfg->state_dir, "history",
 			      cfg->history_map_bytes ? cfg->history_map_bytes : DEFAULT_HISTORY_MAP,
 			      flags, &l->history, &l->history_dbi);
+	if (rc == 0)
+		rc = open_env(cfg->state_dir, "checkpoint", 1u << 20, flags & ~MDB_WRITEMAP,
+			      &l->marks, &l->marks_dbi);
 	if (rc != 0) {
 		store_lmdb_close(l);
 		return rc;
@@ -122,6 +128,8 @@ store_lmdb_close(struct store_lmdb *l)
 		mdb_env_close(l->bindings);
 	if (l->history)
 		mdb_env_close(l->history);
+	if (l->marks)
+		mdb_env_close(l->marks);
 	free(l);
 }
 
@@ -130,7 +138,62 @@ MDB_env *store_lmdb_history_env(struct store_lmdb *l) { return l->history; }
 MDB_dbi store_lmdb_bindings_dbi(struct store_lmdb *l) { return l->bindings_dbi; }
 MDB_dbi store_lmdb_history_dbi(struct store_lmdb *l) { return l->history_dbi; }
 
+int
+store_applied_mark_read(struct store_lmdb *l, struct store_applied_mark *out)
+{
+	struct store_applied_mark_record rec;
+	MDB_val k = { .mv_size = sizeof(STORE_APPLIED_MARK_KEY) - 1,
+		      .mv_data = (void *)STORE_APPLIED_MARK_KEY }, v;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(l->marks, NULL, MDB_RDONLY, &txn);
+
+	if (rc != 0)
+		return rc;
+	rc = mdb_get(txn, l->marks_dbi, &k, &v);
+	if (rc == 0 && v.mv_size != sizeof(rec))
+		rc = MDB_NOTFOUND;
+	if (rc == 0) {
+		memcpy(&rec, v.mv_data, sizeof(rec));
+		if (rec.version != STORE_RECORD_VERSION)
+			rc = MDB_NOTFOUND;
+		out->applied_seq = rec.applied_seq;
+		out->replay_from_s = rec.replay_from_s;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+store_applied_mark_write(struct store_lmdb *l, const struct store_applied_mark *m)
+{
+	struct store_applied_mark_record rec = {
+		.version = STORE_RECORD_VERSION,
+		.applied_seq = m->applied_seq,
+		.replay_from_s = m->replay_from_s,
+	};
+	MDB_val k = { .mv_size = sizeof(STORE_APPLIED_MARK_KEY) - 1,
+		      .mv_data = (void *)STORE_APPLIED_MARK_KEY };
+	MDB_val v = { .mv_size = sizeof(rec), .mv_data = &rec };
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(l->marks, NULL, 0, &txn);
+
+	if (rc != 0)
+		return rc;
+	rc = mdb_put(txn, l->marks_dbi, &k, &v, 0);
+	if (rc == 0)
+		return mdb_txn_commit(txn);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 /* ---- checkpoint writer -------------------------------------------- */
+
+/* A mark at most this often: a stale one only lengthens recovery's replay
+ * (by at most this much history), a fresh one costs an fsync. */
+#define MARK_INTERVAL_MS 1000
+/* Clock slack for replay_from_s: a worker's event may carry a time this much
+ * before the oldest one the checkpoint knew of (wall clock stepped back). */
+#define REPLAY_SLACK_S 300
 
 struct checkpoint {
 	struct store_lmdb *lmdb;
@@ -139,21 +202,35 @@ struct checkpoint {
 	uint32_t n_rings;
 	_Atomic uint64_t *committed_seq;   /* per ring */
 	uint32_t *taken;                   /* per ring, this commit */
-	struct binding_change *pending;   /* this commit's `bindings` changes */
-	struct binding_change **sorted;    /* the same, in key order */
-	uint32_t changes_cap;
-	char *keys;                        /* their LMDB keys, back to back */
-	size_t keys_cap;
+	struct bindings_batch *pending;    /* committed to history, not yet to `bindings` */
+	uint64_t pending_last_seq;         /* history seq of the newest pending event */
+	int64_t pending_min_at_s;          /* oldest event time in the batch */
+	int64_t pending_since_ms;          /* when the batch got its first change */
+	int64_t last_mark_ms;
+	bool mark_stale;                   /* an apply since the last mark */
+	uint64_t applied_seq;              /* history seq the last apply covered */
+	int64_t applied_min_at_s;          /* replay_from_s candidate of that apply */
 	uint64_t history_seq;              /* next history key sequence */
 	uint8_t history_last_key[STORE_HISTORY_KEY_BYTES];
 	int64_t last_trim_s;
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;
-	_Atomic uint64_t commits, changes, trimmed, errors;
+	_Atomic uint64_t commits, changes, trimmed, errors, applies, applied, pending_count;
 	_Atomic int last_error;
 };
 
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The last history key of the checkpoint (admin records of sipreg-control
+ * carry STORE_HISTORY_SEQ_ADMIN_BIT and are skipped). */
 static void
 history_load_last(struct checkpoint *cp)
 {
@@ -166,10 +243,17 @@ history_load_last(struct checkpoint *cp)
 	if (mdb_txn_begin(cp->lmdb->history, NULL, MDB_RDONLY, &txn) != 0)
 		return;
 	if (mdb_cursor_open(txn, cp->lmdb->history_dbi, &cur) == 0) {
-		if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 &&
-		    k.mv_size == STORE_HISTORY_KEY_BYTES) {
+		int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+
+		if (rc == 0 && k.mv_size == STORE_HISTORY_KEY_BYTES)
 			memcpy(cp->history_last_key, k.mv_data, STORE_HISTORY_KEY_BYTES);
-			cp->history_seq = store_history_key_seq(k.mv_data) + 1;
+		for (int steps = 0; rc == 0 && steps < 100000; steps++) {
+			if (k.mv_size == STORE_HISTORY_KEY_BYTES &&
+			    !(store_history_key_seq(k.mv_data) & STORE_HISTORY_SEQ_ADMIN_BIT)) {
+				cp->history_seq = store_history_key_seq(k.mv_data) + 1;
+				break;
+			}
+			rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
 		}
 		mdb_cursor_close(cur);
 	}
@@ -180,6 +264,7 @@ struct checkpoint *
 checkpoint_create(struct store_lmdb *l, const struct checkpoint_config *cfg,
 		  struct event_ring *const *rings, uint32_t n_rings)
 {
+	struct store_applied_mark mark;
 	struct checkpoint *cp;
 
 	if (l == NULL || n_rings == 0 || n_rings > 1024)
@@ -196,16 +281,40 @@ checkpoint_create(struct store_lmdb *l, const struct checkpoint_config *cfg,
 		cp->cfg.history_retention_s = 7 * 24 * 3600;
 	if (cp->cfg.max_changes_per_commit == 0)
 		cp->cfg.max_changes_per_commit = 262144;
+	if (cp->cfg.bindings_max_lag_ms == 0)
+		cp->cfg.bindings_max_lag_ms = 1000;
+	if (cp->cfg.max_pending_changes == 0)
+		cp->cfg.max_pending_changes = 1048576;
 	cp->n_rings = n_rings;
 	cp->rings = calloc(n_rings, sizeof(*cp->rings));
 	cp->committed_seq = calloc(n_rings, sizeof(*cp->committed_seq));
 	cp->taken = calloc(n_rings, sizeof(*cp->taken));
-	if (!cp->rings || !cp->committed_seq || !cp->taken) {
+	cp->pending = bindings_batch_create();
+	if (!cp->rings || !cp->committed_seq || !cp->taken || !cp->pending) {
 		checkpoint_destroy(cp);
 		return NULL;
 	}
 	memcpy(cp->rings, rings, n_rings * sizeof(*cp->rings));
 	history_load_last(cp);
+	/* Recovery has replayed history into `bindings` (recovery.h) and
+	 * left a mark.  None: a new state dir, or one written before history
+	 * was the log (`bindings` complete then): mark what history holds,
+	 * before any change can be pending. */
+	if (store_applied_mark_read(l, &mark) == 0) {
+		cp->applied_seq = mark.applied_seq;
+		cp->applied_min_at_s = mark.replay_from_s + REPLAY_SLACK_S;
+	} else {
+		mark.applied_seq = cp->history_seq - 1;
+		mark.replay_from_s = 0;
+		if (store_applied_mark_write(l, &mark) != 0) {
+			checkpoint_destroy(cp);
+			return NULL;
+		}
+		cp->applied_seq = mark.applied_seq;
+		cp->applied_min_at_s = REPLAY_SLACK_S;
+	}
+	cp->pending_min_at_s = INT64_MAX;
+	cp->last_mark_ms = monotonic_ms();
 	return cp;
 }
 
@@ -218,161 +327,8 @@ checkpoint_destroy(struct checkpoint *cp)
 	free(cp->rings);
 	free((void *)cp->committed_seq);
 	free(cp->taken);
-	free(cp->pending);
-	free(cp->sorted);
-	free(cp->keys);
+	bindings_batch_destroy(cp->pending);
 	free(cp);
-}
-
-/*
- * One change to `bindings` in this commit.  A commit applies its changes
- * sorted by LMDB key, and only the last change of each key: consecutive
- * puts then land on the same or the next leaf (LMDB's cursor skips the
- * search from the root when the key is on the page it is on), each dirty
- * page is copied once, and a binding changed twice in one commit is
- * written once.  prefix = the key's first 16 bytes, big-endian, zero-padded:
- * ordering by it, then by the whole key, is LMDB's memcmp order.
- */
-struct binding_change {
-	uint64_t prefix[2];
-	uint32_t key_off;
-	uint32_t key_len;
-	uint32_t order;                /* position in the commit: the last wins */
-	const struct store_event *ev;
-};
-
-static uint64_t
-load_be64(const char *p, size_t len)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < 8; i++)
-		v = (v << 8) | (i < len ? (uint8_t)p[i] : 0);
-	return v;
-}
-
-static int
-change_cmp(const void *pa, const void *pb, void *keys_arg)
-{
-	const char *keys = keys_arg;
-	const struct binding_change *a = *(const struct binding_change *const *)pa;
-	const struct binding_change *b = *(const struct binding_change *const *)pb;
-	uint32_t n;
-	int c;
-
-	if (a->prefix[0] != b->prefix[0])
-		return a->prefix[0] < b->prefix[0] ? -1 : 1;
-	if (a->prefix[1] != b->prefix[1])
-		return a->prefix[1] < b->prefix[1] ? -1 : 1;
-	n = a->key_len < b->key_len ? a->key_len : b->key_len;
-	c = memcmp(keys + a->key_off, keys + b->key_off, n);
-	if (c != 0)
-		return c;
-	if (a->key_len != b->key_len)
-		return a->key_len < b->key_len ? -1 : 1;
-	return a->order < b->order ? -1 : a->order > b->order;
-}
-
-/* Room for n changes; false on ENOMEM. */
-static bool
-changes_reserve(struct checkpoint *cp, uint32_t n)
-{
-	if (n > cp->changes_cap) {
-		struct binding_change *c = realloc(cp->pending, (size_t)n * sizeof(*c));
-		struct binding_change **p;
-
-		if (c == NULL)
-			return false;
-		cp->pending = c;
-		p = realloc(cp->sorted, (size_t)n * sizeof(*p));
-		if (p == NULL)
-			return false;
-		cp->sorted = p;
-		cp->changes_cap = n;
-	}
-	return true;
-}
-
-/* Queue ev's change to `bindings` (if it has one) for apply_bindings.
- * 0 or ENOMEM. */
-static int
-collect_binding(struct checkpoint *cp, const struct store_event *ev, uint32_t *n,
-		size_t *keys_used)
-{
-	struct binding_change *c = &cp->pending[*n];
-	char *key;
-	size_t len;
-
-	if (!store_event_touches_binding((enum store_event_type)ev->type))
-		return 0;       /* security events live in history only */
-	if (store_binding_data_used_size(&ev->binding) > sizeof(struct store_binding_data))
-		return 0;       /* malformed event: nothing sane to write */
-	if (*keys_used + STORE_BINDING_KEY_MAX > cp->keys_cap) {
-		size_t cap = cp->keys_cap ? 2 * cp->keys_cap : 64 * STORE_BINDING_KEY_MAX;
-		char *k = realloc(cp->keys, cap);
-
-		if (k == NULL)
-			return ENOMEM;
-		cp->keys = k;
-		cp->keys_cap = cap;
-	}
-	key = cp->keys + *keys_used;
-	len = store_binding_lmdb_key_build(&ev->binding, key, STORE_BINDING_KEY_MAX);
-	if (len == 0)
-		return 0;
-	c->prefix[0] = load_be64(key, len);
-	c->prefix[1] = len > 8 ? load_be64(key + 8, len - 8) : 0;
-	c->key_off = (uint32_t)*keys_used;
-	c->key_len = (uint32_t)len;
-	c->order = *n;
-	c->ev = ev;
-	*keys_used += len;
-	(*n)++;
-	return 0;
-}
-
-/* Sort, keep the last change of each key, write them through one cursor. */
-static int
-apply_bindings(struct checkpoint *cp, MDB_txn *txn, uint32_t n)
-{
-	_Alignas(8) unsigned char value[sizeof(struct store_binding_value_header) +
-					sizeof(struct store_binding_data)];
-	struct store_binding_value_header hdr = { .version = STORE_RECORD_VERSION };
-	MDB_cursor *cur;
-	int rc;
-
-	/* Nothing to write (sorted may not even be allocated yet: qsort_r
-	 * must not see NULL, UBSan). */
-	if (n == 0)
-		return 0;
-	for (uint32_t i = 0; i < n; i++)
-		cp->sorted[i] = &cp->pending[i];
-	qsort_r(cp->sorted, n, sizeof(*cp->sorted), change_cmp, cp->keys);
-	rc = mdb_cursor_open(txn, cp->lmdb->bindings_dbi, &cur);
-	if (rc != 0)
-		return rc;
-	memcpy(value, &hdr, sizeof(hdr));
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		const struct binding_change *c = cp->sorted[i];
-		const struct store_event *ev = c->ev;
-		MDB_val k = { .mv_size = c->key_len, .mv_data = cp->keys + c->key_off };
-		MDB_val v;
-
-		if (i + 1 < n && cp->sorted[i + 1]->key_len == c->key_len &&
-		    memcmp(cp->keys + cp->sorted[i + 1]->key_off, k.mv_data, c->key_len) == 0)
-			continue;       /* a later change of this binding decides */
-		if (store_event_removes((enum store_event_type)ev->type)) {
-			rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
-			rc = rc == 0 ? mdb_cursor_del(cur, 0) : rc == MDB_NOTFOUND ? 0 : rc;
-			continue;
-		}
-		v.mv_size = sizeof(hdr) + store_binding_data_used_size(&ev->binding);
-		memcpy(value + sizeof(hdr), &ev->binding, v.mv_size - sizeof(hdr));
-		v.mv_data = value;
-		rc = mdb_cursor_put(cur, &k, &v, 0);
-	}
-	mdb_cursor_close(cur);
-	return rc;
 }
 
 static int
@@ -431,16 +387,114 @@ grow_map(MDB_env *env)
 		mdb_env_set_mapsize(env, info.me_mapsize * 2);
 }
 
+static void
+count_error(struct checkpoint *cp, int rc, MDB_env *env)
+{
+	atomic_fetch_add(&cp->errors, 1);
+	atomic_store(&cp->last_error, rc);
+	if (rc == MDB_MAP_FULL)
+		grow_map(env);
+}
+
+/* Oldest event time any event after the last apply can carry: the batch's
+ * own, and the heads of the rings (not yet taken). */
+static int64_t
+replay_from(struct checkpoint *cp)
+{
+	int64_t from = cp->applied_min_at_s;
+
+	for (uint32_t r = 0; r < cp->n_rings; r++) {
+		const struct store_event *ev;
+
+		if (event_ring_peek_at(cp->rings[r], 0, &ev, 1) == 1 && ev->at_s < from)
+			from = ev->at_s;
+	}
+	return from > REPLAY_SLACK_S ? from - REPLAY_SLACK_S : 0;
+}
+
+static int
+flush(struct checkpoint *cp, bool force_mark)
+{
+	uint32_t n = bindings_batch_count(cp->pending);
+	int64_t now_ms = monotonic_ms();
+	MDB_txn *txn;
+	int rc = 0;
+
+	if (n > 0) {
+		rc = mdb_txn_begin(cp->lmdb->bindings, NULL, 0, &txn);
+		if (rc == 0) {
+			rc = bindings_batch_apply(cp->pending, txn, cp->lmdb->bindings_dbi);
+			if (rc == 0)
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+		}
+		if (rc != 0) {
+			count_error(cp, rc, cp->lmdb->bindings);
+			return -rc;
+		}
+		bindings_batch_clear(cp->pending);
+		cp->applied_seq = cp->pending_last_seq;
+		cp->applied_min_at_s = cp->pending_min_at_s;
+		cp->pending_min_at_s = INT64_MAX;
+		atomic_fetch_add(&cp->applies, 1);
+		atomic_fetch_add(&cp->applied, n);
+		atomic_store(&cp->pending_count, 0);
+		cp->mark_stale = true;
+	}
+	if (cp->mark_stale &&
+	    (now_ms - cp->last_mark_ms >= MARK_INTERVAL_MS || force_mark)) {
+		struct store_applied_mark mark = {
+			.applied_seq = cp->applied_seq, .replay_from_s = replay_from(cp),
+		};
+
+		/* a failed mark write only lengthens the next replay */
+		if (store_applied_mark_write(cp->lmdb, &mark) == 0) {
+			cp->last_mark_ms = now_ms;
+			cp->mark_stale = false;
+		}
+	}
+	return 0;
+}
+
+int
+checkpoint_flush(struct checkpoint *cp)
+{
+	return flush(cp, true);
+}
+
+/* Is the pending batch due for `bindings` after this commit? */
+static bool
+apply_due(struct checkpoint *cp, int64_t now_ms)
+{
+	uint32_t n = bindings_batch_count(cp->pending);
+
+	if (n == 0)
+		return cp->mark_stale && now_ms - cp->last_mark_ms >= MARK_INTERVAL_MS;
+	if (cp->cfg.bindings_max_lag_ms == CHECKPOINT_APPLY_EVERY_COMMIT ||
+	    n >= cp->cfg.max_pending_changes ||
+	    now_ms - cp->pending_since_ms >= (int64_t)cp->cfg.bindings_max_lag_ms)
+		return true;
+	/* idle rings: ordinary load, `bindings` keeps up every window */
+	for (uint32_t r = 0; r < cp->n_rings; r++) {
+		if (event_ring_count(cp->rings[r]) != 0)
+			return false;
+	}
+	return true;
+}
+
 int
 checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 {
-	MDB_txn *btxn = NULL, *htxn = NULL;
+	MDB_txn *htxn = NULL;
 	MDB_cursor *hcur = NULL;
-	uint32_t budget = cp->cfg.max_changes_per_commit, total = 0, trimmed = 0, n_changes = 0;
-	size_t keys_used = 0;
+	uint32_t budget = cp->cfg.max_changes_per_commit, total = 0, trimmed = 0;
+	uint32_t pending_before = bindings_batch_count(cp->pending);
+	int64_t min_at_s = cp->pending_min_at_s;
 	uint64_t seq = cp->history_seq;
 	uint8_t last_key[STORE_HISTORY_KEY_BYTES];
-	bool trim = now_s - cp->last_trim_s >= 1;
+	bool trim = now_s - cp->last_trim_s >= 1 && pending_before == 0;
+	int64_t now_ms;
 	int rc = 0;
 
 	for (uint32_t r = 0; r < cp->n_rings; r++)
@@ -457,73 +511,69 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 			total += n;
 		}
 	}
-	if (total == 0 && !trim)
-		return 0;
-
-	memcpy(last_key, cp->history_last_key, sizeof(last_key));
-	rc = mdb_txn_begin(cp->lmdb->bindings, NULL, 0, &btxn);
-	if (rc == 0)
+	if (total > 0 || trim) {
+		memcpy(last_key, cp->history_last_key, sizeof(last_key));
 		rc = mdb_txn_begin(cp->lmdb->history, NULL, 0, &htxn);
-	if (rc == 0 && !changes_reserve(cp, total))
-		rc = ENOMEM;
-	if (rc == 0)
-		rc = mdb_cursor_open(htxn, cp->lmdb->history_dbi, &hcur);
-	for (uint32_t r = 0; r < cp->n_rings && rc == 0; r++) {
-		const struct store_event *ev;
+		if (rc == 0)
+			rc = mdb_cursor_open(htxn, cp->lmdb->history_dbi, &hcur);
+		for (uint32_t r = 0; r < cp->n_rings && rc == 0; r++) {
+			const struct store_event *ev;
 
-		for (uint32_t done = 0, n; done < cp->taken[r] && rc == 0; done += n) {
-			n = event_ring_peek_at(cp->rings[r], done, &ev, cp->taken[r] - done);
-			for (uint32_t i = 0; i < n && rc == 0; i++) {
-				rc = collect_binding(cp, &ev[i], &n_changes, &keys_used);
-				if (rc == 0)
-					rc = apply_history(hcur, &ev[i], &seq, last_key);
+			for (uint32_t done = 0, n; done < cp->taken[r] && rc == 0; done += n) {
+				n = event_ring_peek_at(cp->rings[r], done, &ev, cp->taken[r] - done);
+				for (uint32_t i = 0; i < n && rc == 0; i++) {
+					rc = bindings_batch_add(cp->pending, &ev[i], seq);
+					if (rc == 0)
+						rc = apply_history(hcur, &ev[i], &seq, last_key);
+					if (ev[i].at_s < min_at_s)
+						min_at_s = ev[i].at_s;
+				}
 			}
 		}
-	}
-	if (hcur != NULL)
-		mdb_cursor_close(hcur);
-	if (rc == 0)
-		rc = apply_bindings(cp, btxn, n_changes);
-	if (rc == 0 && trim)
-		trimmed = history_trim(cp, htxn, now_s);
-	if (rc == 0) {
-		rc = mdb_txn_commit(btxn);
-		btxn = NULL;
-	}
-	if (rc == 0) {
-		rc = mdb_txn_commit(htxn);
-		htxn = NULL;
-		/* bindings are durable already: history loss is tolerable */
-	}
-	if (btxn)
-		mdb_txn_abort(btxn);
-	if (htxn)
-		mdb_txn_abort(htxn);
-	if (rc != 0) {
-		atomic_fetch_add(&cp->errors, 1);
-		atomic_store(&cp->last_error, rc);
-		if (rc == MDB_MAP_FULL) {
-			grow_map(cp->lmdb->bindings);
-			grow_map(cp->lmdb->history);
+		if (hcur != NULL)
+			mdb_cursor_close(hcur);
+		if (rc == 0 && trim)
+			trimmed = history_trim(cp, htxn, now_s);
+		if (rc == 0) {
+			rc = mdb_txn_commit(htxn);
+			htxn = NULL;
 		}
-		return rc > 0 ? -rc : rc;
-	}
-	cp->history_seq = seq;
-	memcpy(cp->history_last_key, last_key, sizeof(last_key));
-	if (trim)
-		cp->last_trim_s = now_s;
-	for (uint32_t r = 0; r < cp->n_rings; r++) {
-		const struct store_event *ev;
+		if (htxn)
+			mdb_txn_abort(htxn);
+		if (rc != 0) {
+			/* the events stay in the rings for the next window */
+			bindings_batch_truncate(cp->pending, pending_before);
+			count_error(cp, rc, cp->lmdb->history);
+			return rc > 0 ? -rc : rc;
+		}
+		if (total > 0 && pending_before == 0)
+			cp->pending_since_ms = monotonic_ms();
+		cp->pending_min_at_s = min_at_s;
+		cp->pending_last_seq = seq - 1;
+		cp->history_seq = seq;
+		memcpy(cp->history_last_key, last_key, sizeof(last_key));
+		if (trim)
+			cp->last_trim_s = now_s;
+		for (uint32_t r = 0; r < cp->n_rings; r++) {
+			const struct store_event *ev;
 
-		if (cp->taken[r] == 0)
-			continue;
-		event_ring_peek_at(cp->rings[r], cp->taken[r] - 1, &ev, 1);
-		atomic_store(&cp->committed_seq[r], ev->seq);
-		event_ring_release(cp->rings[r], cp->taken[r]);
+			if (cp->taken[r] == 0)
+				continue;
+			event_ring_peek_at(cp->rings[r], cp->taken[r] - 1, &ev, 1);
+			atomic_store(&cp->committed_seq[r], ev->seq);
+			event_ring_release(cp->rings[r], cp->taken[r]);
+		}
+		atomic_fetch_add(&cp->commits, 1);
+		atomic_fetch_add(&cp->changes, total);
+		atomic_fetch_add(&cp->trimmed, trimmed);
+		atomic_store(&cp->pending_count, bindings_batch_count(cp->pending));
 	}
-	atomic_fetch_add(&cp->commits, 1);
-	atomic_fetch_add(&cp->changes, total);
-	atomic_fetch_add(&cp->trimmed, trimmed);
+	now_ms = monotonic_ms();
+	if (apply_due(cp, now_ms)) {
+		rc = flush(cp, false);
+		if (rc != 0)
+			return rc;
+	}
 	return (int)total;
 }
 
@@ -548,7 +598,7 @@ checkpoint_thread(void *arg)
 		}
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
-	/* final drain */
+	/* final drain (checkpoint_stop flushes) */
 	while (checkpoint_run_once(cp, time(NULL)) > 0)
 		;
 	return NULL;
@@ -572,11 +622,15 @@ checkpoint_start(struct checkpoint *cp)
 void
 checkpoint_stop(struct checkpoint *cp)
 {
-	if (!cp->thread_started)
-		return;
-	atomic_store(&cp->stop, true);
-	pthread_join(cp->thread, NULL);
-	cp->thread_started = false;
+	if (cp->thread_started) {
+		atomic_store(&cp->stop, true);
+		pthread_join(cp->thread, NULL);
+		cp->thread_started = false;
+	}
+	/* what is pending is in history already: a failure here is replayed
+	 * by the next start's recovery */
+	if (cp->pending != NULL && cp->rings != NULL)
+		flush(cp, true);
 }
 
 uint64_t
@@ -596,5 +650,8 @@ checkpoint_get_stats(const struct checkpoint *cp, struct checkpoint_stats *out)
 	out->changes = atomic_load(&c->changes);
 	out->history_trimmed = atomic_load(&c->trimmed);
 	out->errors = atomic_load(&c->errors);
+	out->applies = atomic_load(&c->applies);
+	out->applied = atomic_load(&c->applied);
+	out->pending = atomic_load(&c->pending_count);
 	out->last_error = atomic_load(&c->last_error);
 }

@@ -22,6 +22,7 @@
  * LMDB keys:
  *   bindings: AOR '\0' binding-key   (store_binding_key_build)
  *   history:  be64 event time (s) . be64 writer sequence   (16 bytes)
+ *   checkpoint: "bindings-applied" -> struct store_applied_mark_record
  */
 #ifndef SIPREG_STORE_LMDB_RECORDS_H
 #define SIPREG_STORE_LMDB_RECORDS_H
@@ -231,6 +232,26 @@ store_history_key_seq(const uint8_t key[STORE_HISTORY_KEY_BYTES])
 		s = (s << 8) | key[i];
 	return s;
 }
+
+/* Sequences at or above this bit are sipreg-control's admin records
+ * (control/history.h); the checkpoint's stay below it. */
+#define STORE_HISTORY_SEQ_ADMIN_BIT (1ULL << 63)
+
+/*
+ * The `checkpoint` environment's one record: how far `bindings` has caught up
+ * with `history`, which is the write-ahead log (checkpoint.h).  Every
+ * checkpoint record of `history` with seq <= applied_seq is in `bindings`;
+ * the later ones may not be, and none of those has a key time before
+ * replay_from_s.
+ */
+#define STORE_APPLIED_MARK_KEY "bindings-applied"
+
+struct store_applied_mark_record {
+	uint16_t version;        /* STORE_RECORD_VERSION */
+	uint16_t pad[3];
+	uint64_t applied_seq;
+	int64_t replay_from_s;
+};
 
 /* The `config` environment (accounts) has its own record header:
  * account_store.h. */

@@ -1,6 +1,8 @@
 /*
- * recovery.c - one read-only cursor pass over `bindings`; expired records
- * are removed in a second, write, pass only when there are some.
+ * recovery.c - first the history records `bindings` has not caught up with
+ * (a crash between a history commit and the bindings one) are written into
+ * it; then one read-only cursor pass over `bindings`; expired records are
+ * removed in a third, write, pass only when there are some.
  */
 #include "recovery.h"
 
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "aor_hash.h"
+#include "bindings_batch.h"
 #include "lmdb_records.h"
 
 int store_binding_value_decode(const void *value, size_t size, struct store_binding_data *b)
@@ -30,6 +33,97 @@ static bool
 decode_value(const MDB_val *v, struct store_binding_data *b)
 {
 	return store_binding_value_decode(v->mv_data, v->mv_size, b) == 0;
+}
+
+/* A checkpoint record of `history` into *ev (aligned copy); false for
+ * sipreg-control's admin records and anything malformed. */
+static bool
+decode_history_event(const MDB_val *k, const MDB_val *v, struct store_event *ev, uint64_t *seq)
+{
+	const size_t min = offsetof(struct store_event, binding) +
+			   offsetof(struct store_binding_data, str);
+
+	if (k->mv_size != STORE_HISTORY_KEY_BYTES)
+		return false;
+	*seq = store_history_key_seq(k->mv_data);
+	if ((*seq & STORE_HISTORY_SEQ_ADMIN_BIT) || v->mv_size < min || v->mv_size > sizeof(*ev))
+		return false;
+	memcpy(ev, v->mv_data, v->mv_size);
+	return ev->version == STORE_RECORD_VERSION && store_event_used_size(ev) == v->mv_size;
+}
+
+/*
+ * Write into `bindings` the checkpoint's history records after the applied
+ * mark, in sequence order, and move the mark past them.  0 or an LMDB code.
+ */
+static int
+replay_history(struct store_lmdb *l, int64_t now_s, uint64_t *replayed)
+{
+	struct store_applied_mark mark;
+	struct bindings_batch *batch;
+	struct store_event ev;
+	uint8_t key[STORE_HISTORY_KEY_BYTES];
+	uint64_t last_seq, seq;
+	int64_t last_s = now_s;
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	*replayed = 0;
+	rc = store_applied_mark_read(l, &mark);
+	if (rc == MDB_NOTFOUND)
+		return 0;       /* no writer has run here yet (checkpoint_create) */
+	if (rc != 0)
+		return rc;
+	batch = bindings_batch_create();
+	if (batch == NULL)
+		return ENOMEM;
+	last_seq = mark.applied_seq;
+	rc = mdb_txn_begin(store_lmdb_history_env(l), NULL, MDB_RDONLY, &txn);
+	if (rc != 0) {
+		bindings_batch_destroy(batch);
+		return rc;
+	}
+	rc = mdb_cursor_open(txn, store_lmdb_history_dbi(l), &cur);
+	store_history_key_build(mark.replay_from_s, 0, key);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	for (int op = MDB_SET_RANGE; rc == 0; op = MDB_NEXT) {
+		rc = mdb_cursor_get(cur, &k, &v, op);
+		if (rc != 0)
+			break;
+		if (!decode_history_event(&k, &v, &ev, &seq) || seq <= mark.applied_seq)
+			continue;
+		rc = bindings_batch_add(batch, &ev, seq);
+		if (seq > last_seq)
+			last_seq = seq;
+		if (ev.at_s < last_s)
+			last_s = ev.at_s;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (cur != NULL)
+		mdb_cursor_close(cur);   /* read-only txns do not free their cursors */
+	mdb_txn_abort(txn);
+	*replayed = bindings_batch_count(batch);
+	if (rc == 0 && *replayed > 0) {
+		rc = mdb_txn_begin(store_lmdb_bindings_env(l), NULL, 0, &txn);
+		if (rc == 0) {
+			rc = bindings_batch_apply(batch, txn, store_lmdb_bindings_dbi(l));
+			if (rc == 0)
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+		}
+	}
+	bindings_batch_destroy(batch);
+	if (rc == 0 && last_seq != mark.applied_seq) {
+		mark.applied_seq = last_seq;
+		mark.replay_from_s = last_s > 300 ? last_s - 300 : 0;
+		rc = store_applied_mark_write(l, &mark);
+	}
+	return rc;
 }
 
 static int
@@ -107,6 +201,9 @@ store_recover(struct store_lmdb *l, struct binding_table *const *tables, uint32_
 	memset(&st, 0, sizeof(st));
 	if (n_workers == 0)
 		return EINVAL;
+	rc = replay_history(l, now_s, &st.replayed);
+	if (rc != 0)
+		return rc;
 	rc = mdb_txn_begin(store_lmdb_bindings_env(l), NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
 		return rc;

@@ -1,6 +1,8 @@
 /*
  * recovery.h - load the `bindings` environment into the workers' tables.
  *
+ * First, the binding changes history holds beyond the checkpoint's applied
+ * mark (the write-ahead log, checkpoint.h) are written into `bindings`.
  * Call once at start, after store_lmdb_open() and binding_table_create() for
  * every worker, and before checkpoint_create() (the writer continues the
  * history sequence this function may extend) and before the workers run.  Each
@@ -24,6 +26,7 @@ struct store_recovery_stats {
 	uint64_t duplicates;     /* same AOR+key twice (kept the newest) */
 	uint64_t no_space;       /* owner table full / AOR over the per-AOR max */
 	uint64_t malformed;      /* wrong version or size: skipped, kept in LMDB */
+	uint64_t replayed;       /* history records written into `bindings` first */
 };
 
 /* 0, or an LMDB error code.  stats may be NULL. */

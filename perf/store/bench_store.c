@@ -592,7 +592,7 @@ main(int argc, char **argv)
 	for (uint32_t i = 0; i < n_bindings; i++)
 		order[i] = i;
 	shuffle(order, n_bindings);
-	ring = event_ring_create(65536);
+	ring = event_ring_create(commit_changes > 65536 ? commit_changes + 1 : 65536);
 	if (ring == NULL)
 		return 1;
 
