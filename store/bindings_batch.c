@@ -26,9 +26,16 @@ struct binding_change {
 	uint16_t data_len;             /* 0 for a removal */
 };
 
+/* One change in the radix sort: its 16-byte prefix and its index. */
+struct sort_item {
+	uint64_t prefix[2];
+	uint32_t index;
+};
+
 struct bindings_batch {
 	struct binding_change *changes;
 	struct binding_change **sorted;
+	struct sort_item *items, *items_tmp;
 	uint32_t n, cap;
 	char *keys;
 	size_t keys_used, keys_cap;
@@ -49,6 +56,8 @@ bindings_batch_destroy(struct bindings_batch *b)
 		return;
 	free(b->changes);
 	free(b->sorted);
+	free(b->items);
+	free(b->items_tmp);
 	free(b->keys);
 	free(b->data);
 	free(b);
@@ -137,6 +146,14 @@ bindings_batch_add(struct bindings_batch *b, const struct store_event *ev, uint6
 		if (ns == NULL)
 			return ENOMEM;
 		b->sorted = ns;
+		for (int i = 0; i < 2; i++) {
+			struct sort_item **it = i == 0 ? &b->items : &b->items_tmp;
+			struct sort_item *ni = realloc(*it, (size_t)cap * sizeof(*ni));
+
+			if (ni == NULL)
+				return ENOMEM;
+			*it = ni;
+		}
 		b->cap = cap;
 	}
 	if (!arena_reserve(&b->keys, &b->keys_cap, b->keys_used, STORE_BINDING_KEY_MAX) ||
@@ -184,6 +201,59 @@ change_cmp(const void *pa, const void *pb, void *keys_arg)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
+/*
+ * b->sorted = the changes in change_cmp order.  An LSD radix sort on the
+ * 16-byte prefix (byte digits; digits every change shares, like "sip:",
+ * cost no pass), then change_cmp inside the runs of equal prefixes (several
+ * bindings of one AOR, several changes of one binding).  Why not qsort_r
+ * alone: 1M changes took 222 ms in it, most of a 1M-change apply's sort
+ * (perf/bench-store, checkpoint thread).
+ */
+static void
+sort_changes(struct bindings_batch *b)
+{
+	uint32_t n = b->n, count[16][256];
+	struct sort_item *in = b->items, *out = b->items_tmp;
+
+	memset(count, 0, sizeof(count));
+	for (uint32_t i = 0; i < n; i++) {
+		in[i].prefix[0] = b->changes[i].prefix[0];
+		in[i].prefix[1] = b->changes[i].prefix[1];
+		in[i].index = i;
+		for (int d = 0; d < 16; d++)
+			count[d][(uint8_t)(in[i].prefix[1 - d / 8] >> (8 * (d % 8)))]++;
+	}
+	for (int d = 0; d < 16; d++) {      /* least significant byte first */
+		uint32_t pos[256], sum = 0;
+		int word = 1 - d / 8, shift = 8 * (d % 8);
+		struct sort_item *t;
+		bool one_bucket = false;
+
+		for (int v = 0; v < 256; v++) {
+			if (count[d][v] == n)
+				one_bucket = true;
+			pos[v] = sum;
+			sum += count[d][v];
+		}
+		if (one_bucket)
+			continue;
+		for (uint32_t i = 0; i < n; i++)
+			out[pos[(uint8_t)(in[i].prefix[word] >> shift)]++] = in[i];
+		t = in;
+		in = out;
+		out = t;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		b->sorted[i] = &b->changes[in[i].index];
+	for (uint32_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && in[j].prefix[0] == in[i].prefix[0] &&
+				in[j].prefix[1] == in[i].prefix[1]; j++)
+			;
+		if (j - i > 1)
+			qsort_r(b->sorted + i, j - i, sizeof(*b->sorted), change_cmp, b->keys);
+	}
+}
+
 int
 bindings_batch_apply(struct bindings_batch *b, MDB_txn *txn, MDB_dbi dbi)
 {
@@ -196,9 +266,7 @@ bindings_batch_apply(struct bindings_batch *b, MDB_txn *txn, MDB_dbi dbi)
 	 * must not see NULL, UBSan). */
 	if (n == 0)
 		return 0;
-	for (uint32_t i = 0; i < n; i++)
-		b->sorted[i] = &b->changes[i];
-	qsort_r(b->sorted, n, sizeof(*b->sorted), change_cmp, b->keys);
+	sort_changes(b);
 	rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc != 0)
 		return rc;

@@ -191,9 +191,12 @@ store_applied_mark_write(struct store_lmdb *l, const struct store_applied_mark *
 /* A mark at most this often: a stale one only lengthens recovery's replay
  * (by at most this much history), a fresh one costs an fsync. */
 #define MARK_INTERVAL_MS 1000
-/* Clock slack for replay_from_s: a worker's event may carry a time this much
- * before the oldest one the checkpoint knew of (wall clock stepped back). */
-#define REPLAY_SLACK_S 300
+/* replay_from_s is this much before the oldest event time the checkpoint
+ * knows of: events of other workers a little older do not need a new mark.
+ * An older one (a wall clock stepped back, a ring that waited) gets a new
+ * mark before its history commit (run_once), so the bound is never wrong,
+ * and recovery scans at most a few seconds more history than it replays. */
+#define REPLAY_SLACK_S 2
 
 struct checkpoint {
 	struct store_lmdb *lmdb;
@@ -204,12 +207,13 @@ struct checkpoint {
 	uint32_t *taken;                   /* per ring, this commit */
 	struct bindings_batch *pending;    /* committed to history, not yet to `bindings` */
 	uint64_t pending_last_seq;         /* history seq of the newest pending event */
-	int64_t pending_min_at_s;          /* oldest event time in the batch */
 	int64_t pending_since_ms;          /* when the batch got its first change */
 	int64_t last_mark_ms;
 	bool mark_stale;                   /* an apply since the last mark */
 	uint64_t applied_seq;              /* history seq the last apply covered */
-	int64_t applied_min_at_s;          /* replay_from_s candidate of that apply */
+	int64_t applied_max_at_s;          /* newest event time that apply covered */
+	int64_t pending_max_at_s;
+	int64_t mark_from_s;               /* replay_from_s of the last mark written */
 	uint64_t history_seq;              /* next history key sequence */
 	uint8_t history_last_key[STORE_HISTORY_KEY_BYTES];
 	int64_t last_trim_s;
@@ -302,7 +306,6 @@ checkpoint_create(struct store_lmdb *l, const struct checkpoint_config *cfg,
 	 * before any change can be pending. */
 	if (store_applied_mark_read(l, &mark) == 0) {
 		cp->applied_seq = mark.applied_seq;
-		cp->applied_min_at_s = mark.replay_from_s + REPLAY_SLACK_S;
 	} else {
 		mark.applied_seq = cp->history_seq - 1;
 		mark.replay_from_s = 0;
@@ -311,9 +314,10 @@ checkpoint_create(struct store_lmdb *l, const struct checkpoint_config *cfg,
 			return NULL;
 		}
 		cp->applied_seq = mark.applied_seq;
-		cp->applied_min_at_s = REPLAY_SLACK_S;
 	}
-	cp->pending_min_at_s = INT64_MAX;
+	cp->mark_from_s = mark.replay_from_s;
+	cp->applied_max_at_s = mark.replay_from_s + REPLAY_SLACK_S;
+	cp->pending_max_at_s = INT64_MIN;
 	cp->last_mark_ms = monotonic_ms();
 	return cp;
 }
@@ -396,12 +400,13 @@ count_error(struct checkpoint *cp, int rc, MDB_env *env)
 		grow_map(env);
 }
 
-/* Oldest event time any event after the last apply can carry: the batch's
- * own, and the heads of the rings (not yet taken). */
+/* replay_from_s for a mark after an apply: the oldest of the rings' heads
+ * (not yet taken) and the newest applied event.  An event older than that
+ * still to come gets a new mark (run_once). */
 static int64_t
 replay_from(struct checkpoint *cp)
 {
-	int64_t from = cp->applied_min_at_s;
+	int64_t from = cp->applied_max_at_s;
 
 	for (uint32_t r = 0; r < cp->n_rings; r++) {
 		const struct store_event *ev;
@@ -435,8 +440,8 @@ flush(struct checkpoint *cp, bool force_mark)
 		}
 		bindings_batch_clear(cp->pending);
 		cp->applied_seq = cp->pending_last_seq;
-		cp->applied_min_at_s = cp->pending_min_at_s;
-		cp->pending_min_at_s = INT64_MAX;
+		cp->applied_max_at_s = cp->pending_max_at_s;
+			cp->pending_max_at_s = INT64_MIN;
 		atomic_fetch_add(&cp->applies, 1);
 		atomic_fetch_add(&cp->applied, n);
 		atomic_store(&cp->pending_count, 0);
@@ -450,6 +455,7 @@ flush(struct checkpoint *cp, bool force_mark)
 
 		/* a failed mark write only lengthens the next replay */
 		if (store_applied_mark_write(cp->lmdb, &mark) == 0) {
+			cp->mark_from_s = mark.replay_from_s;
 			cp->last_mark_ms = now_ms;
 			cp->mark_stale = false;
 		}
@@ -490,7 +496,7 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 	MDB_cursor *hcur = NULL;
 	uint32_t budget = cp->cfg.max_changes_per_commit, total = 0, trimmed = 0;
 	uint32_t pending_before = bindings_batch_count(cp->pending);
-	int64_t min_at_s = cp->pending_min_at_s;
+	int64_t min_at_s = INT64_MAX, max_at_s = INT64_MIN;
 	uint64_t seq = cp->history_seq;
 	uint8_t last_key[STORE_HISTORY_KEY_BYTES];
 	bool trim = now_s - cp->last_trim_s >= 1 && pending_before == 0;
@@ -527,6 +533,8 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 						rc = apply_history(hcur, &ev[i], &seq, last_key);
 					if (ev[i].at_s < min_at_s)
 						min_at_s = ev[i].at_s;
+					if (ev[i].at_s > max_at_s)
+						max_at_s = ev[i].at_s;
 				}
 			}
 		}
@@ -534,6 +542,18 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 			mdb_cursor_close(hcur);
 		if (rc == 0 && trim)
 			trimmed = history_trim(cp, htxn, now_s);
+		if (rc == 0 && min_at_s < cp->mark_from_s) {
+			/* recovery would not scan back to these: move the mark's
+			 * bound first (rare: see REPLAY_SLACK_S) */
+			struct store_applied_mark mark = {
+				.applied_seq = cp->applied_seq,
+				.replay_from_s = min_at_s > REPLAY_SLACK_S ? min_at_s - REPLAY_SLACK_S : 0,
+			};
+
+			rc = store_applied_mark_write(cp->lmdb, &mark);
+			if (rc == 0)
+				cp->mark_from_s = mark.replay_from_s;
+		}
 		if (rc == 0) {
 			rc = mdb_txn_commit(htxn);
 			htxn = NULL;
@@ -548,7 +568,11 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 		}
 		if (total > 0 && pending_before == 0)
 			cp->pending_since_ms = monotonic_ms();
-		cp->pending_min_at_s = min_at_s;
+		/* before committed_seq: a reader that sees the seq sees the
+		 * changes pending too */
+		atomic_store(&cp->pending_count, bindings_batch_count(cp->pending));
+		if (max_at_s > cp->pending_max_at_s)
+			cp->pending_max_at_s = max_at_s;
 		cp->pending_last_seq = seq - 1;
 		cp->history_seq = seq;
 		memcpy(cp->history_last_key, last_key, sizeof(last_key));
@@ -566,7 +590,6 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 		atomic_fetch_add(&cp->commits, 1);
 		atomic_fetch_add(&cp->changes, total);
 		atomic_fetch_add(&cp->trimmed, trimmed);
-		atomic_store(&cp->pending_count, bindings_batch_count(cp->pending));
 	}
 	now_ms = monotonic_ms();
 	if (apply_due(cp, now_ms)) {

@@ -35,10 +35,12 @@ decode_value(const MDB_val *v, struct store_binding_data *b)
 	return store_binding_value_decode(v->mv_data, v->mv_size, b) == 0;
 }
 
-/* A checkpoint record of `history` into *ev (aligned copy); false for
- * sipreg-control's admin records and anything malformed. */
+/* A checkpoint record of `history` after after_seq into *ev (aligned copy);
+ * false for older ones, sipreg-control's admin records and anything
+ * malformed. */
 static bool
-decode_history_event(const MDB_val *k, const MDB_val *v, struct store_event *ev, uint64_t *seq)
+decode_history_event(const MDB_val *k, const MDB_val *v, uint64_t after_seq,
+		     struct store_event *ev, uint64_t *seq)
 {
 	const size_t min = offsetof(struct store_event, binding) +
 			   offsetof(struct store_binding_data, str);
@@ -46,7 +48,8 @@ decode_history_event(const MDB_val *k, const MDB_val *v, struct store_event *ev,
 	if (k->mv_size != STORE_HISTORY_KEY_BYTES)
 		return false;
 	*seq = store_history_key_seq(k->mv_data);
-	if ((*seq & STORE_HISTORY_SEQ_ADMIN_BIT) || v->mv_size < min || v->mv_size > sizeof(*ev))
+	if ((*seq & STORE_HISTORY_SEQ_ADMIN_BIT) || *seq <= after_seq ||
+	    v->mv_size < min || v->mv_size > sizeof(*ev))
 		return false;
 	memcpy(ev, v->mv_data, v->mv_size);
 	return ev->version == STORE_RECORD_VERSION && store_event_used_size(ev) == v->mv_size;
@@ -93,7 +96,7 @@ replay_history(struct store_lmdb *l, int64_t now_s, uint64_t *replayed)
 		rc = mdb_cursor_get(cur, &k, &v, op);
 		if (rc != 0)
 			break;
-		if (!decode_history_event(&k, &v, &ev, &seq) || seq <= mark.applied_seq)
+		if (!decode_history_event(&k, &v, mark.applied_seq, &ev, &seq))
 			continue;
 		rc = bindings_batch_add(batch, &ev, seq);
 		if (seq > last_seq)
@@ -120,7 +123,8 @@ replay_history(struct store_lmdb *l, int64_t now_s, uint64_t *replayed)
 	bindings_batch_destroy(batch);
 	if (rc == 0 && last_seq != mark.applied_seq) {
 		mark.applied_seq = last_seq;
-		mark.replay_from_s = last_s > 300 ? last_s - 300 : 0;
+		/* the writer moves it back itself if an older event comes */
+		mark.replay_from_s = last_s;
 		rc = store_applied_mark_write(l, &mark);
 	}
 	return rc;

@@ -392,6 +392,19 @@ table_phases(struct figures *f, struct event_ring *ring, const struct store_poli
 	return 0;
 }
 
+/* Has the checkpoint committed event `seq` to history and every change
+ * so far to `bindings`? */
+static bool
+all_applied(const struct checkpoint *cp, uint64_t seq)
+{
+	struct checkpoint_stats st;
+
+	if (checkpoint_committed_seq(cp, 0) < seq)
+		return false;
+	checkpoint_get_stats(cp, &st);
+	return st.pending == 0;
+}
+
 /*
  * The checkpoint thread as the dataplane runs it (checkpoint_start, default
  * config: 10 ms window, at most 262144 changes per commit), fed by one
@@ -435,8 +448,10 @@ run_checkpoint_thread(const struct store_lmdb_config *lcfg, uint32_t ring_capaci
 		if (res.status_code != 200)
 			return -1;
 	}
-	/* one event per new AOR, seq from 1 */
-	while (checkpoint_committed_seq(cp, 0) < n_bindings)
+	/* one event per new AOR, seq from 1; committed to history and written
+	 * to `bindings` (what a restart loads without replay, what
+	 * sipreg-control reads) */
+	while (!all_applied(cp, n_bindings))
 		nanosleep(&nap, NULL);
 	spent = now_s() - t0;
 	checkpoint_get_stats(cp, &st);
@@ -454,7 +469,7 @@ run_checkpoint_thread(const struct store_lmdb_config *lcfg, uint32_t ring_capaci
 		if (res.status_code != 200)
 			return -1;
 	}
-	while (checkpoint_committed_seq(cp, 0) < 2ull * n_bindings)
+	while (!all_applied(cp, 2ull * n_bindings))
 		nanosleep(&nap, NULL);
 	*refresh_s = now_s() - t0;
 	checkpoint_destroy(cp);
