@@ -469,24 +469,30 @@ checkpoint_flush(struct checkpoint *cp)
 	return flush(cp, true);
 }
 
-/* Is the pending batch due for `bindings` after this commit? */
+/* Nothing in the rings beyond this commit's events: ordinary load. */
 static bool
-apply_due(struct checkpoint *cp, int64_t now_ms)
+rings_idle(const struct checkpoint *cp)
 {
-	uint32_t n = bindings_batch_count(cp->pending);
-
-	if (n == 0)
-		return cp->mark_stale && now_ms - cp->last_mark_ms >= MARK_INTERVAL_MS;
-	if (cp->cfg.bindings_max_lag_ms == CHECKPOINT_APPLY_EVERY_COMMIT ||
-	    n >= cp->cfg.max_pending_changes ||
-	    now_ms - cp->pending_since_ms >= (int64_t)cp->cfg.bindings_max_lag_ms)
-		return true;
-	/* idle rings: ordinary load, `bindings` keeps up every window */
 	for (uint32_t r = 0; r < cp->n_rings; r++) {
-		if (event_ring_count(cp->rings[r]) != 0)
+		if (event_ring_count(cp->rings[r]) > cp->taken[r])
 			return false;
 	}
 	return true;
+}
+
+/* Is the pending batch due for `bindings` after this commit?  idle: see
+ * rings_idle; then `bindings` keeps up every window. */
+static bool
+apply_due(const struct checkpoint *cp, bool idle)
+{
+	uint32_t n = bindings_batch_count(cp->pending);
+	int64_t now_ms = monotonic_ms();
+
+	if (n == 0)
+		return cp->mark_stale && now_ms - cp->last_mark_ms >= MARK_INTERVAL_MS;
+	return idle || cp->cfg.bindings_max_lag_ms == CHECKPOINT_APPLY_EVERY_COMMIT ||
+	       n >= cp->cfg.max_pending_changes ||
+	       now_ms - cp->pending_since_ms >= (int64_t)cp->cfg.bindings_max_lag_ms;
 }
 
 int
@@ -500,8 +506,8 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 	uint64_t seq = cp->history_seq;
 	uint8_t last_key[STORE_HISTORY_KEY_BYTES];
 	bool trim = now_s - cp->last_trim_s >= 1 && pending_before == 0;
-	int64_t now_ms;
-	int rc = 0;
+	int rc = 0, apply_rc = 0;
+	bool idle, due;
 
 	for (uint32_t r = 0; r < cp->n_rings; r++)
 		cp->taken[r] = 0;
@@ -578,6 +584,15 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 		memcpy(cp->history_last_key, last_key, sizeof(last_key));
 		if (trim)
 			cp->last_trim_s = now_s;
+		/* Idle, the batch goes to `bindings` before the events leave the
+		 * rings: at ordinary load a held 200 OK (reply_after_commit)
+		 * still means "in `bindings`", as readers of LMDB expect.  Busy,
+		 * after: the replies need only history.  A failure leaves the
+		 * changes pending: history has them. */
+		idle = rings_idle(cp);
+		due = apply_due(cp, idle);
+		if (due && idle)
+			apply_rc = flush(cp, false);
 		for (uint32_t r = 0; r < cp->n_rings; r++) {
 			const struct store_event *ev;
 
@@ -590,14 +605,12 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 		atomic_fetch_add(&cp->commits, 1);
 		atomic_fetch_add(&cp->changes, total);
 		atomic_fetch_add(&cp->trimmed, trimmed);
+		if (due && !idle)
+			apply_rc = flush(cp, false);
+	} else if (apply_due(cp, true)) {
+		apply_rc = flush(cp, false);
 	}
-	now_ms = monotonic_ms();
-	if (apply_due(cp, now_ms)) {
-		rc = flush(cp, false);
-		if (rc != 0)
-			return rc;
-	}
-	return (int)total;
+	return apply_rc != 0 ? apply_rc : (int)total;
 }
 
 static void *
