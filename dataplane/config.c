@@ -76,6 +76,8 @@ static const struct config_key config_keys[] = {
 	UINT("store", "bindings_per_worker", bindings_per_worker, 16, 1u << 30, "1000000"),
 	UINT("store", "commit_window_ms", commit_window_ms, 1, 10000, "10"),
 	UINT("store", "event_ring_size", event_ring_size, 1024, 1u << 24, "262144"),
+	UINT("store", "bindings_max_lag_ms", bindings_max_lag_ms, 0, 60000, "1000"),
+	UINT("store", "max_pending_changes", max_pending_changes, 1024, 1u << 26, "1048576"),
 	UINT("store", "history_retention_s", history_retention_s, 60, 31536000, "604800"),
 	ENUM("store", "sync", sync, on_off, "on"),
 	ENUM("store", "reply_after_commit", reply_after_commit, on_off, "on"),

@@ -65,6 +65,8 @@ struct dataplane_config {
 	unsigned sync;                  /* 0: no fsync per commit (tests) */
 	unsigned reply_after_commit;    /* hold REGISTER 200s until committed */
 	unsigned event_ring_size;       /* binding changes queued per worker for the checkpoint */
+	unsigned bindings_max_lag_ms;   /* busy checkpoint: `bindings` trails history by at most this; 0: every commit */
+	unsigned max_pending_changes;   /* ... or by this many changes */
 };
 
 /* Fills cfg with the defaults of every key. Never fails. */

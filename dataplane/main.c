@@ -251,14 +251,18 @@ static int registrar_setup(struct registrar_state *rs, const struct dataplane_co
 		fprintf(stderr, "sipreg-dataplane: recovery failed: %s\n", mdb_strerror(rc));
 		return -1;
 	}
-	printf("sipreg-dataplane: recovered %llu bindings (%llu expired, %llu no space, %llu malformed) in %.3f s\n",
+	printf("sipreg-dataplane: recovered %llu bindings (%llu expired, %llu no space, %llu malformed; "
+	       "%llu changes replayed from history) in %.3f s\n",
 	       (unsigned long long)rst.loaded, (unsigned long long)rst.expired,
 	       (unsigned long long)rst.no_space, (unsigned long long)rst.malformed,
-	       ((double)rte_get_tsc_cycles() - t0) / (double)rte_get_tsc_hz());
+	       (unsigned long long)rst.replayed, ((double)rte_get_tsc_cycles() - t0) / (double)rte_get_tsc_hz());
 
 	struct checkpoint_config cc = {
 		.commit_window_ms = cfg->commit_window_ms,
 		.history_retention_s = cfg->history_retention_s,
+		.bindings_max_lag_ms = cfg->bindings_max_lag_ms ? cfg->bindings_max_lag_ms
+								: CHECKPOINT_APPLY_EVERY_COMMIT,
+		.max_pending_changes = cfg->max_pending_changes,
 	};
 	rs->checkpoint = checkpoint_create(rs->lmdb, &cc, rs->rings, n);
 	if (!rs->checkpoint || checkpoint_start(rs->checkpoint) != 0) {
