@@ -7,10 +7,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "aor_hash.h"
 #include "binding_table.h"
+#include "bindings_batch.h"
 #include "checkpoint.h"
 #include "event_ring.h"
 #include "recovery.h"
@@ -441,6 +445,236 @@ test_an_empty_commit_writes_nothing(void **state)
 				       store_lmdb_bindings_dbi(f->lmdb)), 0);
 }
 
+/* Replace f->cp by a checkpoint with config cc. */
+static void
+reconfigure(struct fixture *f, const struct checkpoint_config *cc)
+{
+	checkpoint_destroy(f->cp);
+	f->cp = checkpoint_create(f->lmdb, cc, f->rings, f->n_workers);
+	assert_non_null(f->cp);
+}
+
+static void
+register_users(struct fixture *f, int from, int to, int64_t now_s)
+{
+	char aor[64];
+
+	for (int i = from; i < to; i++) {
+		snprintf(aor, sizeof(aor), "sip:user%d@example.com", i);
+		register_on_owner(f, aor, "sip:u@198.18.0.1", 1, 600, now_s);
+	}
+}
+
+static uint64_t
+bindings_records(struct fixture *f)
+{
+	return count_records(store_lmdb_bindings_env(f->lmdb), store_lmdb_bindings_dbi(f->lmdb));
+}
+
+/* Busy rings (more queued than a commit takes): the changes are durable in
+ * history and leave the rings, `bindings` follows once the rings are idle. */
+static void
+test_busy_rings_commit_history_first_and_bindings_when_idle(void **state)
+{
+	struct fixture *f = *state;
+	struct checkpoint_config cc = { .max_changes_per_commit = 4, .bindings_max_lag_ms = 60000 };
+	struct checkpoint_stats st;
+
+	open_all(f, 1);
+	reconfigure(f, &cc);
+	register_users(f, 0, 10, T0);
+	assert_int_equal(checkpoint_run_once(f->cp, T0), 4);
+	assert_int_equal(checkpoint_committed_seq(f->cp, 0), 4);
+	assert_int_equal(event_ring_count(f->rings[0]), 6);
+	assert_int_equal(bindings_records(f), 0);
+	assert_int_equal(count_records(store_lmdb_history_env(f->lmdb),
+				       store_lmdb_history_dbi(f->lmdb)), 4);
+	assert_int_equal(checkpoint_run_once(f->cp, T0), 4);
+	checkpoint_get_stats(f->cp, &st);
+	assert_int_equal(st.pending, 8);
+	assert_int_equal(st.applies, 0);
+	assert_int_equal(bindings_records(f), 0);
+	/* the last 2: the rings are idle now */
+	assert_int_equal(checkpoint_run_once(f->cp, T0), 2);
+	checkpoint_get_stats(f->cp, &st);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.applies, 1);
+	assert_int_equal(st.applied, 10);
+	assert_int_equal(bindings_records(f), 10);
+}
+
+/* ... and once the oldest pending change is bindings_max_lag_ms old even
+ * while they stay busy. */
+static void
+test_busy_rings_get_bindings_after_the_max_lag(void **state)
+{
+	struct fixture *f = *state;
+	struct checkpoint_config cc = { .max_changes_per_commit = 4, .bindings_max_lag_ms = 50 };
+	const struct timespec lag = { .tv_nsec = 60 * 1000000L };
+
+	open_all(f, 1);
+	reconfigure(f, &cc);
+	register_users(f, 0, 10, T0);
+	assert_int_equal(checkpoint_run_once(f->cp, T0), 4);
+	assert_int_equal(bindings_records(f), 0);
+	nanosleep(&lag, NULL);
+	assert_int_equal(checkpoint_run_once(f->cp, T0), 4);
+	assert_int_equal(bindings_records(f), 8);
+}
+
+/* A writer killed with changes only history held (simulated: a child that
+ * exits without stopping its checkpoint): recovery writes them into
+ * `bindings` and loads them, with another worker count. */
+static void
+test_recovery_replays_history_that_bindings_had_not_caught_up_with(void **state)
+{
+	struct fixture *f = *state;
+	struct checkpoint_config cc = { .max_changes_per_commit = 4, .bindings_max_lag_ms = 60000 };
+	struct binding_table *tables[2];
+	struct store_recovery_stats rst;
+	struct store_applied_mark mark;
+	int status = -1;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		open_all(f, 1);
+		reconfigure(f, &cc);
+		register_users(f, 0, 10, T0);
+		if (checkpoint_run_once(f->cp, T0) != 4 || checkpoint_run_once(f->cp, T0) != 4 ||
+		    bindings_records(f) != 0)
+			_exit(1);
+		_exit(0);       /* no checkpoint_stop: the batch dies with us */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	struct store_lmdb_config cfg = { .state_dir = f->dir, .no_sync = true,
+					 .bindings_map_bytes = 64 << 20,
+					 .history_map_bytes = 64 << 20 };
+	assert_int_equal(store_lmdb_open(&cfg, &f->lmdb), 0);
+	assert_int_equal(bindings_records(f), 0);
+	for (int w = 0; w < 2; w++)
+		tables[w] = binding_table_create(1024, (uint16_t)w, NULL, T0);
+	assert_int_equal(store_recover(f->lmdb, tables, 2, T0, &rst), 0);
+	assert_int_equal(rst.replayed, 8);
+	assert_int_equal(rst.loaded, 8);
+	assert_int_equal(bindings_records(f), 8);
+	assert_int_equal(store_applied_mark_read(f->lmdb, &mark), 0);
+	assert_int_equal(mark.applied_seq, 8);
+	/* a second start has nothing left to replay */
+	for (int w = 0; w < 2; w++) {
+		binding_table_destroy(tables[w]);
+		tables[w] = binding_table_create(1024, (uint16_t)w, NULL, T0);
+	}
+	assert_int_equal(store_recover(f->lmdb, tables, 2, T0, &rst), 0);
+	assert_int_equal(rst.replayed, 0);
+	assert_int_equal(rst.loaded, 8);
+	for (int w = 0; w < 2; w++)
+		binding_table_destroy(tables[w]);
+	store_lmdb_close(f->lmdb);
+	f->lmdb = NULL;
+}
+
+/* An event older than the mark's replay bound (a clock stepped back) moves
+ * the bound back before its history commit, so recovery's scan finds it. */
+static void
+test_an_event_older_than_the_mark_moves_the_mark_back(void **state)
+{
+	struct fixture *f = *state;
+	struct checkpoint_config cc = { .max_changes_per_commit = 1, .bindings_max_lag_ms = 60000 };
+	struct store_applied_mark mark;
+
+	open_all(f, 1);
+	reconfigure(f, &cc);
+	register_users(f, 0, 1, T0 + 1000);
+	assert_int_equal(checkpoint_run_once(f->cp, T0 + 1000), 1);
+	assert_int_equal(checkpoint_flush(f->cp), 0);
+	assert_int_equal(store_applied_mark_read(f->lmdb, &mark), 0);
+	assert_true(mark.replay_from_s > T0 + 900);
+	register_users(f, 1, 3, T0);            /* two: the rings stay busy */
+	assert_int_equal(checkpoint_run_once(f->cp, T0), 1);
+	assert_int_equal(store_applied_mark_read(f->lmdb, &mark), 0);
+	assert_true(mark.replay_from_s <= T0);
+	assert_int_equal(mark.applied_seq, 1);
+}
+
+/* A store_event for aor/contact (AOR and contact strings only). */
+static void
+make_event(struct store_event *ev, enum store_event_type type, const char *aor,
+	   const char *contact, uint32_t cseq)
+{
+	size_t la = strlen(aor), lc = strlen(contact);
+
+	memset(ev, 0, sizeof(*ev));
+	ev->version = STORE_RECORD_VERSION;
+	ev->type = (uint8_t)type;
+	ev->at_s = T0;
+	ev->binding.cseq = cseq;
+	ev->binding.expires_at_s = T0 + 600;
+	ev->binding.str_len[STORE_STR_AOR] = (uint16_t)la;
+	ev->binding.str_len[STORE_STR_CONTACT] = (uint16_t)lc;
+	memcpy(ev->binding.str, aor, la);
+	memcpy(ev->binding.str + la, contact, lc);
+}
+
+/* The highest order wins whatever the add order (recovery adds in key-time
+ * order); keys sharing their first 16 bytes sort right (the radix sort's
+ * runs); truncate drops the later adds. */
+static void
+test_a_bindings_batch_writes_the_highest_order_of_each_binding(void **state)
+{
+	struct fixture *f = *state;
+	struct bindings_batch *b = bindings_batch_create();
+	const char *aor = "sip:the-same-first-sixteen-bytes@example.com";
+	struct store_event ev;
+	char contact[64];
+	MDB_txn *txn;
+	MDB_val k, v;
+	struct store_binding_data got;
+	char key[STORE_BINDING_KEY_MAX];
+
+	assert_non_null(b);
+	open_all(f, 1);
+	for (int i = 0; i < 300; i++) {
+		snprintf(contact, sizeof(contact), "sip:c%d@198.18.0.1", i);
+		make_event(&ev, STORE_EVENT_REGISTERED, aor, contact, 1);
+		assert_int_equal(bindings_batch_add(b, &ev, 1000 - (uint64_t)i), 0);
+	}
+	/* c0: refreshed (order 2000), then an older removal (order 1500) */
+	make_event(&ev, STORE_EVENT_REFRESHED, aor, "sip:c0@198.18.0.1", 7);
+	assert_int_equal(bindings_batch_add(b, &ev, 2000), 0);
+	make_event(&ev, STORE_EVENT_UNREGISTERED, aor, "sip:c0@198.18.0.1", 6);
+	assert_int_equal(bindings_batch_add(b, &ev, 1500), 0);
+	/* c1: removed last */
+	make_event(&ev, STORE_EVENT_UNREGISTERED, aor, "sip:c1@198.18.0.1", 2);
+	assert_int_equal(bindings_batch_add(b, &ev, 3000), 0);
+	/* security events are not binding changes */
+	make_event(&ev, STORE_EVENT_AUTH_FAILED, aor, "sip:c2@198.18.0.1", 9);
+	assert_int_equal(bindings_batch_add(b, &ev, 4000), 0);
+	assert_int_equal(bindings_batch_count(b), 303);
+	/* taken back: a failed history commit */
+	make_event(&ev, STORE_EVENT_REGISTERED, aor, "sip:late@198.18.0.1", 1);
+	assert_int_equal(bindings_batch_add(b, &ev, 5000), 0);
+	bindings_batch_truncate(b, 303);
+	assert_int_equal(bindings_batch_count(b), 303);
+
+	assert_int_equal(mdb_txn_begin(store_lmdb_bindings_env(f->lmdb), NULL, 0, &txn), 0);
+	assert_int_equal(bindings_batch_apply(b, txn, store_lmdb_bindings_dbi(f->lmdb)), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(bindings_records(f), 299);      /* c1 removed, "late" dropped */
+
+	make_event(&ev, STORE_EVENT_REFRESHED, aor, "sip:c0@198.18.0.1", 7);
+	k.mv_size = store_binding_lmdb_key_build(&ev.binding, key, sizeof(key));
+	k.mv_data = key;
+	assert_int_equal(mdb_txn_begin(store_lmdb_bindings_env(f->lmdb), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_get(txn, store_lmdb_bindings_dbi(f->lmdb), &k, &v), 0);
+	assert_int_equal(store_binding_value_decode(v.mv_data, v.mv_size, &got), 0);
+	assert_int_equal(got.cseq, 7);
+	mdb_txn_abort(txn);
+	bindings_batch_destroy(b);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -459,6 +693,11 @@ main(void)
 		T(test_history_older_than_retention_is_trimmed),
 		T(test_checkpoint_thread_commits_and_drains_on_stop),
 		T(test_history_continues_its_sequence_after_reopen),
+		T(test_busy_rings_commit_history_first_and_bindings_when_idle),
+		T(test_busy_rings_get_bindings_after_the_max_lag),
+		T(test_recovery_replays_history_that_bindings_had_not_caught_up_with),
+		T(test_an_event_older_than_the_mark_moves_the_mark_back),
+		T(test_a_bindings_batch_writes_the_highest_order_of_each_binding),
 	};
 
 	return cmocka_run_group_tests_name("store-checkpoint", tests, NULL, NULL);
