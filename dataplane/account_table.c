@@ -121,18 +121,43 @@ struct account_table *account_table_load(struct store_config *c, int socket_id,
 	return ctx.t;
 }
 
+bool account_table_key(const char *user, size_t user_len, char key[ACCOUNT_TABLE_KEY_LEN])
+{
+	if (user_len == 0 || user_len >= KEY_LEN)
+		return false;
+	memcpy(key, user, user_len);
+	memset(key + user_len, 0, KEY_LEN - user_len);
+	return true;
+}
+
 const struct store_account *account_table_find(const struct account_table *t,
 					       const char *user, size_t user_len)
 {
-	char key[KEY_LEN] = { 0 };
+	char key[KEY_LEN];
 	void *data;
 
-	if (!t || user_len == 0 || user_len >= KEY_LEN)
+	if (!t || !account_table_key(user, user_len, key))
 		return NULL;
-	memcpy(key, user, user_len);
 	if (rte_hash_lookup_data(t->index, key, &data) < 0)
 		return NULL;
 	return &t->accounts[(uintptr_t)data];
+}
+
+void account_table_find_bulk(const struct account_table *t, const void **keys, uint32_t n,
+			     const struct store_account **out)
+{
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t hits = 0;
+
+	if (!t || n == 0 || n > RTE_HASH_LOOKUP_BULK_MAX) {
+		for (uint32_t i = 0; i < n; i++)
+			out[i] = NULL;
+		return;
+	}
+	if (rte_hash_lookup_bulk_data(t->index, keys, n, &hits, data) < 0)
+		hits = 0;
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = (hits >> i & 1) ? &t->accounts[(uintptr_t)data[i]] : NULL;
 }
 
 uint32_t account_table_size(const struct account_table *t)

@@ -10,6 +10,7 @@
 #ifndef SIPREG_ACCOUNT_TABLE_H
 #define SIPREG_ACCOUNT_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,18 @@ struct account_table *account_table_from_array(const struct store_account *accou
  * any number of threads at once. */
 const struct store_account *account_table_find(const struct account_table *t,
 					       const char *user, size_t user_len);
+
+/* The lookup key of user: zero-padded to ACCOUNT_TABLE_KEY_LEN bytes.
+ * false (key untouched) when user is empty or longer than a username. */
+#define ACCOUNT_TABLE_KEY_LEN STORE_ACCOUNT_NAME_MAX
+bool account_table_key(const char *user, size_t user_len, char key[ACCOUNT_TABLE_KEY_LEN]);
+
+/* account_table_find for n keys (account_table_key) at once: out[i] is the
+ * account or NULL.  rte_hash's bulk lookup loads the n keys' buckets in
+ * parallel instead of waiting for each in turn.  n above 64
+ * (RTE_HASH_LOOKUP_BULK_MAX) or a NULL t: every out[i] NULL. */
+void account_table_find_bulk(const struct account_table *t, const void **keys, uint32_t n,
+			     const struct store_account **out);
 
 /* Number of accounts in t. */
 uint32_t account_table_size(const struct account_table *t);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <rte_ring.h>
+#include <rte_prefetch.h>
 #include <rte_ring_elem.h>
 
 #include "jhash_bytes.h"
@@ -319,25 +320,32 @@ static uint32_t request_hash(const struct sip_msg *msg)
 	return msg->via_count ? jhash_bytes(msg->via[0].branch.ptr, msg->via[0].branch.len, h) : h;
 }
 
+/* The request's Digest credentials for realm (the first), or NULL. */
+static const struct sip_credentials *credentials_for(const struct sip_msg *msg,
+						     struct sip_slice realm)
+{
+	for (unsigned i = 0; i < msg->authorization_count; i++) {
+		const struct sip_credentials *c = &msg->authorization[i];
+		if (c->is_digest && sip_slice_eq_nocase(c->realm, realm))
+			return c;
+	}
+	return NULL;
+}
+
 /* Digest check of step 3 for the request; account may be NULL (unknown
- * user: same challenge, same 403). */
+ * user: same challenge, same 403).  stage: NULL, or the request's stage
+ * (its replay-cache key). */
 static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg *msg,
 				      const struct sip_source *src,
 				      const struct store_account *account, struct sip_slice realm,
-				      struct sip_slice to_user, int64_t now_s, char *out,
+				      struct sip_slice to_user, int64_t now_s,
+				      const struct registrar_stage *stage, char *out,
 				      uint32_t out_cap, uint32_t *out_len,
 				      enum registrar_action *action)
 {
-	const struct sip_credentials *cred = NULL;
+	const struct sip_credentials *cred = credentials_for(msg, realm);
 	enum store_auth_failure failure = STORE_AUTH_FAILURE_WRONG_CREDENTIALS;
 
-	for (unsigned i = 0; i < msg->authorization_count; i++) {
-		const struct sip_credentials *c = &msg->authorization[i];
-		if (c->is_digest && sip_slice_eq_nocase(c->realm, realm)) {
-			cred = c;
-			break;
-		}
-	}
 	if (!cred) {
 		if (!account && r->cfg->respond_unknown == RESPOND_UNKNOWN_DROP) {
 			count(r, STAT_drop_silent_unknown);
@@ -406,10 +414,16 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 		*action = challenge(r, msg, src, realm, now_s, true, out, out_cap, out_len);
 		return AUTH_REPLIED;
 	}
-	enum replay_verdict replay = qop_auth ? replay_cache_check(r->replay, cred->nonce.ptr, cred->nonce.len,
-								   cred->cnonce.ptr, cred->cnonce.len, nc,
-								   request_hash(msg), (uint32_t)now_s)
-					      : REPLAY_NEW;
+	enum replay_verdict replay = REPLAY_NEW;
+	if (qop_auth) {
+		/* the stage's key, if it was made of these credentials (a
+		 * reload may have changed the realm since) */
+		struct replay_key key = stage && stage->has_replay_key && stage->replay_cred == cred
+			? stage->replay
+			: replay_cache_key(r->replay, cred->nonce.ptr, cred->nonce.len,
+					   cred->cnonce.ptr, cred->cnonce.len);
+		replay = replay_cache_check_key(r->replay, key, nc, request_hash(msg), (uint32_t)now_s);
+	}
 	if (replay == REPLAY_RETRANSMISSION) {
 		count(r, STAT_retransmissions);
 		return AUTH_RETRANSMISSION;
@@ -556,27 +570,75 @@ static bool aor_of(const struct sip_uri *to, char *out, size_t *len)
 	return true;
 }
 
-uint64_t registrar_prefetch(struct registrar *r, const struct sip_msg *msg,
-			    enum sip_parse_status st)
+void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
+			   enum sip_parse_status st, struct registrar_stage *s)
 {
 	const struct sip_uri *to = &msg->to.addr.uri;
+	struct sip_slice realm = { r->cfg->realm, r->cfg->realm_len };
+	const struct sip_credentials *cred;
 	char aor[AOR_MAX];
 	size_t aor_len;
 	uint64_t hash;
 
+	s->aor_hash = 0;
+	s->accounts = NULL;
+	s->has_account_key = false;
+	s->has_replay_key = false;
 	if (st != SIP_PARSE_OK || !msg->is_request || msg->method != SIP_METHOD_REGISTER ||
 	    to->user.len == 0 || !r->table || !aor_of(to, aor, &aor_len))
-		return 0;
+		return;
 	hash = store_aor_hash(aor, aor_len);
 	if (store_aor_owner_of_hash(hash, r->n_workers) != r->worker)
-		return 0;
+		return;
 	binding_table_prefetch_index(r->table, hash);
-	return hash;
+	s->aor_hash = hash;
+	s->has_account_key = account_table_key(to->user.ptr, to->user.len, s->account_key);
+	cred = r->replay ? credentials_for(msg, realm) : NULL;
+	if (cred && cred->qop.ptr && cred->cnonce.len) {
+		s->replay = replay_cache_key(r->replay, cred->nonce.ptr, cred->nonce.len,
+					     cred->cnonce.ptr, cred->cnonce.len);
+		s->has_replay_key = true;
+		s->replay_cred = cred;
+		replay_cache_prefetch(r->replay, s->replay);
+	}
+}
+
+void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stages, uint32_t n)
+{
+	const struct account_table *t = __atomic_load_n(r->accounts, __ATOMIC_ACQUIRE);
+	const void *keys[64];
+	const struct store_account *found[64];
+	uint32_t idx[64], k = 0;
+
+	if (n > 64 || !t)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		if (stages[i].aor_hash == 0)
+			continue;
+		binding_table_prefetch_aor(r->table, stages[i].aor_hash);
+		if (stages[i].has_account_key) {
+			keys[k] = stages[i].account_key;
+			idx[k++] = i;
+		}
+	}
+	account_table_find_bulk(t, keys, k, found);
+	for (uint32_t j = 0; j < k; j++) {
+		struct registrar_stage *s = &stages[idx[j]];
+
+		s->accounts = t;
+		s->account = found[j];
+		if (found[j]) {
+			/* auth mode up front, the HA1s two lines on */
+			rte_prefetch0(found[j]);
+			rte_prefetch0(found[j]->ha1_md5);
+		}
+	}
 }
 
 static enum registrar_action handle_register(struct registrar *r, const struct sip_msg *msg,
 					     const struct sip_source *src, int64_t now_s,
-					     bool allow_handoff, char *out, uint32_t out_cap,
+					     bool allow_handoff, const struct registrar_stage *stage,
+					     char *out, uint32_t out_cap,
 					     uint32_t *out_len, uint32_t *owner)
 {
 	enum registrar_action action = REGISTRAR_DROP;
@@ -619,7 +681,7 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 		return simple_reply(r, msg, src, 400, "To URI Too Long", out, out_cap, out_len);
 
 	/* Ownership before any per-AOR state (replay cache, bindings). */
-	uint64_t aor_hash = store_aor_hash(aor, aor_len);
+	uint64_t aor_hash = stage && stage->aor_hash ? stage->aor_hash : store_aor_hash(aor, aor_len);
 	uint32_t aor_owner = store_aor_owner_of_hash(aor_hash, r->n_workers);
 	if (aor_owner != r->worker) {
 		if (allow_handoff) {
@@ -638,9 +700,11 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 	}
 
 	/* 3. Authentication by the account's mode. */
+	const struct account_table *accounts = __atomic_load_n(r->accounts, __ATOMIC_ACQUIRE);
 	const struct store_account *account =
-		account_table_find(__atomic_load_n(r->accounts, __ATOMIC_ACQUIRE),
-				   to->user.ptr, to->user.len);
+		stage && stage->accounts == accounts && accounts
+			? stage->account
+			: account_table_find(accounts, to->user.ptr, to->user.len);
 	enum store_auth_mode mode = account ? (enum store_auth_mode)account->auth_mode
 					    : STORE_AUTH_DIGEST;
 	if (mode == STORE_AUTH_IP || mode == STORE_AUTH_IP_PORT || mode == STORE_AUTH_IP_DIGEST) {
@@ -657,7 +721,7 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 	if (mode == STORE_AUTH_DIGEST || mode == STORE_AUTH_IP_DIGEST) {
 		struct sip_slice realm = { r->cfg->realm, r->cfg->realm_len };
 		enum auth_outcome a = check_digest(r, msg, src, account, realm, to->user, now_s,
-						   out, out_cap, out_len, &action);
+						   stage, out, out_cap, out_len, &action);
 		if (a == AUTH_SILENT)
 			return REGISTRAR_DROP;
 		if (a == AUTH_REPLIED)
@@ -797,6 +861,17 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
 					   bool allow_handoff, char *out, uint32_t out_cap,
 					   uint32_t *out_len, uint32_t *owner)
 {
+	return registrar_handle_staged(r, msg, st, payload, len, src, now_s, allow_handoff, NULL,
+				       out, out_cap, out_len, owner);
+}
+
+enum registrar_action registrar_handle_staged(struct registrar *r, const struct sip_msg *msg,
+					      enum sip_parse_status st, const char *payload,
+					      uint32_t len, const struct sip_source *src,
+					      int64_t now_s, bool allow_handoff,
+					      const struct registrar_stage *stage, char *out,
+					      uint32_t out_cap, uint32_t *out_len, uint32_t *owner)
+{
 	r->n_nat_slots = 0;
 	r->reply_shows_bindings = false;
 	if (r->live_cfg)
@@ -813,8 +888,8 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
 		return handle_response(r, msg, allow_handoff, owner);
 	switch (msg->method) {
 	case SIP_METHOD_REGISTER: {
-		enum registrar_action a = handle_register(r, msg, src, now_s, allow_handoff, out,
-							  out_cap, out_len, owner);
+		enum registrar_action a = handle_register(r, msg, src, now_s, allow_handoff, stage,
+							  out, out_cap, out_len, owner);
 		r->reply_shows_bindings = a == REGISTRAR_REPLY && r->reply_code == 200;
 		/* Counted once, by the worker that answers it. */
 		if (a != REGISTRAR_HANDOFF)

@@ -134,13 +134,45 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
 					   bool allow_handoff, char *out, uint32_t out_cap,
 					   uint32_t *out_len, uint32_t *owner);
 
-/* First stage of a REGISTER this worker owns, for overlapping memory
- * latency with other work: starts loading its AOR's binding-table index
- * entry and returns the AOR hash (for binding_table_prefetch_aor later).
- * Returns 0, doing nothing, for anything else (other methods, parse
- * errors, another worker's AOR). */
-uint64_t registrar_prefetch(struct registrar *r, const struct sip_msg *msg,
-			    enum sip_parse_status st);
+/*
+ * Staging: what the worker learns about a request before answering it, so
+ * the memory it will need (binding-table index and record, account,
+ * replay-cache set) loads while other requests of the burst are worked on.
+ * registrar_stage_begin, per request right after its parse: the AOR hash
+ * (0 for anything but a REGISTER this worker owns: then nothing else is
+ * staged), a prefetch of its binding-table index entry, the account key of
+ * the To user, the replay-cache key of its credentials (and a prefetch of
+ * that set).  registrar_stage_accounts, once for the burst: every staged
+ * account in one bulk lookup, and prefetches of the accounts and binding
+ * records.  registrar_handle_staged then answers as registrar_handle_msg
+ * would, using what the stage found (a stage from an account table that
+ * has since been replaced is ignored).
+ */
+struct registrar_stage {
+	uint64_t aor_hash;                       /* 0: nothing staged */
+	const struct account_table *accounts;    /* table of `account`; NULL: not looked up */
+	const struct store_account *account;     /* NULL: no such user */
+	bool has_account_key;
+	bool has_replay_key;
+	struct replay_key replay;
+	const struct sip_credentials *replay_cred; /* the credentials it was made of */
+	char account_key[ACCOUNT_TABLE_KEY_LEN];
+};
+
+void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
+			   enum sip_parse_status st, struct registrar_stage *s);
+
+/* n stages (at most 64; more: the accounts are left to the handler). */
+void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stages, uint32_t n);
+
+/* registrar_handle_msg with what stage found; stage NULL: the same as
+ * registrar_handle_msg. */
+enum registrar_action registrar_handle_staged(struct registrar *r, const struct sip_msg *msg,
+					      enum sip_parse_status st, const char *payload,
+					      uint32_t len, const struct sip_source *src,
+					      int64_t now_s, bool allow_handoff,
+					      const struct registrar_stage *stage, char *out,
+					      uint32_t out_cap, uint32_t *out_len, uint32_t *owner);
 
 /* Answers 503 with Retry-After to a request that cannot be processed now
  * (the owner's hand-off ring is full). Same return contract as

@@ -3,6 +3,7 @@
 
 #include "jhash_bytes.h"
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 
 #define WAYS 4
 
@@ -46,15 +47,33 @@ void replay_cache_free(struct replay_cache *c)
 	rte_free(c);
 }
 
-enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce, size_t nonce_len,
-				       const char *cnonce, size_t cnonce_len, uint32_t nc,
-				       uint32_t request_hash, uint32_t now_s)
+struct replay_key replay_cache_key(const struct replay_cache *c, const char *nonce,
+				   size_t nonce_len, const char *cnonce, size_t cnonce_len)
 {
 	uint32_t h1 = jhash_bytes(nonce, nonce_len, 0x5eed);
 	uint32_t h2 = jhash_bytes(cnonce, cnonce_len, h1);
-	uint64_t key = ((uint64_t)h1 << 32 | h2) | 1;   /* never 0 (empty) */
-	struct replay_entry *set = &c->entries[(h2 & c->set_mask) * WAYS];
+
+	return (struct replay_key){
+		.key = ((uint64_t)h1 << 32 | h2) | 1,   /* never 0 (empty) */
+		.set = h2 & c->set_mask,
+	};
+}
+
+void replay_cache_prefetch(const struct replay_cache *c, struct replay_key k)
+{
+	/* a set is 4 x 24 bytes: it may straddle two lines */
+	const struct replay_entry *set = &c->entries[(k.set & c->set_mask) * WAYS];
+
+	rte_prefetch0(set);
+	rte_prefetch0(&set[WAYS - 1]);
+}
+
+enum replay_verdict replay_cache_check_key(struct replay_cache *c, struct replay_key k, uint32_t nc,
+					   uint32_t request_hash, uint32_t now_s)
+{
+	struct replay_entry *set = &c->entries[(k.set & c->set_mask) * WAYS];
 	struct replay_entry *victim = &set[0];
+	uint64_t key = k.key;
 
 	for (int i = 0; i < WAYS; i++) {
 		if (set[i].key == key) {
@@ -75,4 +94,12 @@ enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce
 	victim->request_hash = request_hash;
 	victim->seen_at_s = now_s;
 	return REPLAY_NEW;
+}
+
+enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce, size_t nonce_len,
+				       const char *cnonce, size_t cnonce_len, uint32_t nc,
+				       uint32_t request_hash, uint32_t now_s)
+{
+	return replay_cache_check_key(c, replay_cache_key(c, nonce, nonce_len, cnonce, cnonce_len),
+				      nc, request_hash, now_s);
 }

@@ -42,4 +42,19 @@ enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce
 				       const char *cnonce, size_t cnonce_len, uint32_t nc,
 				       uint32_t request_hash, uint32_t now_s);
 
+/* The same in two steps, so the set can be loaded while other requests are
+ * worked on (the worker's staging): the key of (nonce, cnonce) and its set,
+ * a prefetch of that set, and the check.  replay_cache_check_key(c,
+ * replay_cache_key(c, ...), ...) is replay_cache_check(c, ...). */
+struct replay_key {
+	uint64_t key;
+	uint32_t set;
+};
+
+struct replay_key replay_cache_key(const struct replay_cache *c, const char *nonce,
+				   size_t nonce_len, const char *cnonce, size_t cnonce_len);
+void replay_cache_prefetch(const struct replay_cache *c, struct replay_key k);
+enum replay_verdict replay_cache_check_key(struct replay_cache *c, struct replay_key k, uint32_t nc,
+					   uint32_t request_hash, uint32_t now_s);
+
 #endif

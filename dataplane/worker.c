@@ -107,20 +107,19 @@ struct staged {
 	struct handoff *h;          /* holds msg when from the pool (it may move) */
 	struct sip_msg *msg;
 	enum sip_parse_status st;
-	uint64_t aor_hash;          /* registrar_prefetch(); 0: nothing to prefetch */
 };
 
 /* Parses s's frame, into a hand-off buffer when there is more than one
  * worker (the request may have to move with its parse) or else into
- * w->msg[slot], and starts loading its binding-table index entry. */
-static void stage(struct worker *w, struct staged *s, unsigned slot)
+ * w->msg[slot], and stages it (registrar_stage_begin). */
+static void stage(struct worker *w, struct staged *s, unsigned slot, struct registrar_stage *rs)
 {
 	s->h = NULL;
 	s->msg = &w->msg[slot];
 	if (w->handoff_pool && rte_mempool_get(w->handoff_pool, (void **)&s->h) == 0)
 		s->msg = &s->h->msg;
 	s->st = sip_parse((const char *)s->d.payload, s->d.payload_len, s->msg);
-	s->aor_hash = registrar_prefetch(&w->registrar, s->msg, s->st);
+	registrar_stage_begin(&w->registrar, s->msg, s->st, rs);
 }
 
 /* Answers m, parsed into msg (status st). h: the hand-off buffer holding
@@ -129,7 +128,7 @@ static void stage(struct worker *w, struct staged *s, unsigned slot)
 static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 				     const struct udp_datagram *d, const struct sip_msg *msg,
 				     enum sip_parse_status st, struct handoff *h, bool handed_off,
-				     int64_t now_s)
+				     const struct registrar_stage *stage, int64_t now_s)
 {
 	struct sip_source src = { .ip_version = d->ip_version, .port = d->src_port };
 	uint32_t len = 0, owner = 0;
@@ -141,9 +140,9 @@ static enum verdict handle_registrar(struct worker *w, struct rte_mbuf *m,
 	uint16_t cap = packet_reply_capacity(m, d);
 	if (cap > sizeof(w->response))
 		cap = sizeof(w->response);
-	enum registrar_action a = registrar_handle_msg(&w->registrar, msg, st, (const char *)d->payload,
-						       d->payload_len, &src, now_s, !handed_off,
-						       w->response, cap, &len, &owner);
+	enum registrar_action a = registrar_handle_staged(&w->registrar, msg, st, (const char *)d->payload,
+							  d->payload_len, &src, now_s, !handed_off, stage,
+							  w->response, cap, &len, &owner);
 	if (a == REGISTRAR_HANDOFF && h) {
 		h->m = m;
 		h->d = *d;
@@ -213,10 +212,10 @@ static bool soft_filter_pass(struct worker *w, const struct udp_datagram *d, uin
 }
 
 /* Answers a staged frame: a reply goes to pkts[*n_reply]. */
-static void finish_staged(struct worker *w, struct staged *s, struct rte_mbuf **pkts,
-			  uint16_t *n_reply, int64_t now_s)
+static void finish_staged(struct worker *w, struct staged *s, const struct registrar_stage *rs,
+			  struct rte_mbuf **pkts, uint16_t *n_reply, int64_t now_s)
 {
-	enum verdict v = handle_registrar(w, s->m, &s->d, s->msg, s->st, s->h, false, now_s);
+	enum verdict v = handle_registrar(w, s->m, &s->d, s->msg, s->st, s->h, false, rs, now_s);
 
 	if (v == VERDICT_REPLY)
 		pkts[(*n_reply)++] = s->m;
@@ -224,61 +223,65 @@ static void finish_staged(struct worker *w, struct staged *s, struct rte_mbuf **
 		rte_pktmbuf_free(s->m);
 }
 
-/* Frames are answered one behind their parse: frame i is parsed (and its
- * index entry requested) before frame i-1 is answered, and its binding is
- * requested right after, so both loads overlap a whole request's work
- * instead of stalling it (store/binding_table.h, "Burst staging"). */
+/* Frames are answered in groups of WORKER_STAGE: all of a group are decoded,
+ * parsed and staged (each starts loading its binding-table index entry and
+ * replay-cache set), their accounts are looked up in one bulk lookup and
+ * their binding records requested, then each is answered.  The loads of a
+ * request overlap the work on the others of its group instead of stalling
+ * it (store/binding_table.h, "Burst staging"; perf/bench-pipeline). */
 uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 			      int64_t now_s)
 {
 	uint64_t now_ns = w->soft_filter ? worker_now_ns(w) : 0;
-	struct staged staged[2], *prev = NULL;
-	unsigned slot = 0;
-	uint16_t n_reply = 0;
+	struct staged staged[WORKER_STAGE];
+	struct registrar_stage stages[WORKER_STAGE];
+	uint16_t n_reply = 0, i = 0;
 
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct staged *cur = &staged[slot];
-		enum packet_status st;
+	while (i < n) {
+		unsigned k = 0;
 
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		st = packet_decode_udp(m, &cur->d);
-		if (st != PACKET_OK) {
-			w->counters[drop_counter[st]]++;
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		if (cur->d.dst_port != w->sip_port) {
-			w->counters[STAT_drop_not_sip_port]++;
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		w->counters[STAT_rx_sip_datagrams]++;
-		if (w->soft_filter && !soft_filter_pass(w, &cur->d, now_ns)) {
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		if (w->mode == DATAPLANE_MODE_ECHO) {
-			if (packet_make_reply(m, &cur->d, cur->d.payload_len) == 0) {
-				w->counters[STAT_echo_replies]++;
-				pkts[n_reply++] = m;
-			} else {
+		for (; i < n && k < WORKER_STAGE; i++) {
+			struct rte_mbuf *m = pkts[i];
+			struct staged *cur = &staged[k];
+			enum packet_status st;
+
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			st = packet_decode_udp(m, &cur->d);
+			if (st != PACKET_OK) {
+				w->counters[drop_counter[st]]++;
 				rte_pktmbuf_free(m);
+				continue;
 			}
-			continue;
+			if (cur->d.dst_port != w->sip_port) {
+				w->counters[STAT_drop_not_sip_port]++;
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			w->counters[STAT_rx_sip_datagrams]++;
+			if (w->soft_filter && !soft_filter_pass(w, &cur->d, now_ns)) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			if (w->mode == DATAPLANE_MODE_ECHO) {
+				if (packet_make_reply(m, &cur->d, cur->d.payload_len) == 0) {
+					w->counters[STAT_echo_replies]++;
+					pkts[n_reply++] = m;
+				} else {
+					rte_pktmbuf_free(m);
+				}
+				continue;
+			}
+			cur->m = m;
+			stage(w, cur, k, &stages[k]);
+			k++;
 		}
-		cur->m = m;
-		stage(w, cur, slot);
-		if (prev)
-			finish_staged(w, prev, pkts, &n_reply, now_s);
-		if (cur->aor_hash)
-			binding_table_prefetch_aor(w->registrar.table, cur->aor_hash);
-		prev = cur;
-		slot ^= 1;
+		if (k == 0)
+			continue;
+		registrar_stage_accounts(&w->registrar, stages, k);
+		for (unsigned j = 0; j < k; j++)
+			finish_staged(w, &staged[j], &stages[j], pkts, &n_reply, now_s);
 	}
-	if (prev)
-		finish_staged(w, prev, pkts, &n_reply, now_s);
 	return n_reply;
 }
 
@@ -292,7 +295,8 @@ uint16_t worker_process_handoffs(struct worker *w, struct handoff **items, uint1
 		enum verdict v;
 
 		w->counters[STAT_handoff_received]++;
-		v = handle_registrar(w, m, &items[i]->d, &items[i]->msg, SIP_PARSE_OK, NULL, true, now_s);
+		v = handle_registrar(w, m, &items[i]->d, &items[i]->msg, SIP_PARSE_OK, NULL, true, NULL,
+				     now_s);
 		rte_mempool_put(w->handoff_pool, items[i]);
 		if (v == VERDICT_REPLY)
 			replies[n_reply++] = m;

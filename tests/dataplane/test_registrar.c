@@ -653,29 +653,99 @@ static void test_only_register_200_is_marked_as_stating_bindings(void **state)
 	assert_false(reg.reply_shows_bindings);
 }
 
-/* The prefetch stage names the AOR's hash for the REGISTERs this worker
- * owns, nothing for anything else. */
-static void test_prefetch_stage_hashes_owned_register_aors(void **state)
+/* Answers text (parsed here) with stage. */
+static enum registrar_action handle_with_stage(const char *text, struct sip_msg *msg,
+					       const struct registrar_stage *stage)
+{
+	uint32_t owner = 0;
+	enum sip_parse_status st = sip_parse(text, (uint32_t)strlen(text), msg);
+	enum registrar_action a = registrar_handle_staged(&reg, msg, st, text, (uint32_t)strlen(text),
+							  &phone, NOW, true, stage, out,
+							  sizeof(out) - 1, &out_len, &owner);
+	out[a == REGISTRAR_REPLY ? out_len : 0] = '\0';
+	return a;
+}
+
+/* The stage names the AOR's hash, the To user's account and the replay key
+ * of the credentials, for the REGISTERs this worker owns, nothing for
+ * anything else. */
+static void test_stage_names_the_aor_account_and_replay_key_of_owned_registers(void **state)
 {
 	static struct sip_msg msg;
-	const char *text = register_msg("Alice", REALM, "c1", 1, "");
+	struct registrar_stage s[2];
+	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
+	const char *text;
 
 	(void)state;
+	nonce_for(&phone, NOW, nonce);
+	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "st-1");
+	text = register_msg("alice", REALM, "st-1", 1, auth);
 	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
-	assert_true(registrar_prefetch(&reg, &msg, SIP_PARSE_OK) ==
-		    store_aor_hash("sip:Alice@" REALM, strlen("sip:Alice@" REALM)));
-	assert_true(registrar_prefetch(&reg, &msg, SIP_PARSE_BAD_START_LINE) == 0);
+	registrar_stage_begin(&reg, &msg, SIP_PARSE_OK, &s[0]);
+	assert_true(s[0].aor_hash == store_aor_hash("sip:alice@" REALM, strlen("sip:alice@" REALM)));
+	assert_true(s[0].has_account_key);
+	assert_true(s[0].has_replay_key);
+	assert_ptr_equal(s[0].replay_cred, &msg.authorization[0]);
+	assert_true(s[0].replay.key == replay_cache_key(reg.replay, nonce, strlen(nonce), "st-1", 4).key);
+	text = register_msg("zorro", REALM, "st-2", 1, "");
+	static struct sip_msg unknown;
+	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &unknown), SIP_PARSE_OK);
+	registrar_stage_begin(&reg, &unknown, SIP_PARSE_OK, &s[1]);
+	assert_false(s[1].has_replay_key);
+	registrar_stage_accounts(&reg, s, 2);
+	assert_ptr_equal(s[0].accounts, accounts);
+	assert_non_null(s[0].account);
+	assert_string_equal(s[0].account->username, "alice");
+	assert_ptr_equal(s[1].accounts, accounts);
+	assert_null(s[1].account);
+
+	registrar_stage_begin(&reg, &msg, SIP_PARSE_BAD_START_LINE, &s[0]);
+	assert_true(s[0].aor_hash == 0);
 	reg.worker = 1;
 	reg.n_workers = 64;
-	uint64_t h = registrar_prefetch(&reg, &msg, SIP_PARSE_OK);
-	assert_true(h == 0 || store_aor_owner_of_hash(h, 64) == 1);
+	registrar_stage_begin(&reg, &msg, SIP_PARSE_OK, &s[0]);
+	assert_true(s[0].aor_hash == 0 || store_aor_owner_of_hash(s[0].aor_hash, 64) == 1);
 	reg.worker = 0;
 	reg.n_workers = 1;
 	text = "OPTIONS sip:" REALM " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\n"
 	       "From: <sip:a@" REALM ">;tag=1\r\nTo: <sip:a@" REALM ">\r\nCall-ID: o1\r\n"
 	       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
-	assert_true(registrar_prefetch(&reg, &msg, SIP_PARSE_OK) == 0);
+	registrar_stage_begin(&reg, &msg, SIP_PARSE_OK, &s[0]);
+	assert_true(s[0].aor_hash == 0);
+}
+
+/* The handler answers with the stage's account (bob's HA1 cannot check
+ * alice's response: 403), unless the stage comes from another account table
+ * (a reload since): then it looks the account up itself (200). */
+static void test_staged_account_is_used_unless_its_table_was_replaced(void **state)
+{
+	static struct sip_msg msg;
+	struct registrar_stage s;
+	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
+	const char *text;
+
+	(void)state;
+	nonce_for(&phone, NOW, nonce);
+	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "st-3");
+	text = register_msg("alice", REALM, "st-3", 1, auth);
+	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
+	registrar_stage_begin(&reg, &msg, SIP_PARSE_OK, &s);
+	registrar_stage_accounts(&reg, &s, 1);
+	s.account = account_table_find(accounts, "bob", 3);
+	assert_non_null(s.account);
+	assert_int_equal(handle_with_stage(text, &msg, &s), REGISTRAR_REPLY);
+	assert_status("SIP/2.0 403 ");
+
+	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "st-4");
+	text = register_msg("alice", REALM, "st-4", 1, auth);
+	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
+	registrar_stage_begin(&reg, &msg, SIP_PARSE_OK, &s);
+	registrar_stage_accounts(&reg, &s, 1);
+	s.account = account_table_find(accounts, "bob", 3);
+	s.accounts = (const struct account_table *)&s;     /* not the current table */
+	assert_int_equal(handle_with_stage(text, &msg, &s), REGISTRAR_REPLY);
+	assert_status("SIP/2.0 200 ");
 }
 
 /* A checkpoint so far behind that a request's events might not fit the
@@ -749,7 +819,8 @@ int main(void)
 		T(test_nat_registration_is_tracked_for_keepalives),
 		T(test_keepalive_answers_reach_their_probe),
 		T(test_only_register_200_is_marked_as_stating_bindings),
-		T(test_prefetch_stage_hashes_owned_register_aors),
+		T(test_stage_names_the_aor_account_and_replay_key_of_owned_registers),
+		T(test_staged_account_is_used_unless_its_table_was_replaced),
 		T(test_full_event_ring_is_503_and_changes_nothing),
 #undef T
 	};
