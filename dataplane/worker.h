@@ -22,7 +22,7 @@ struct rte_rcu_qsbr;
 /* Requests staged together (worker_process_burst): enough to overlap each
  * one's loads with the others' work, few enough that their parses stay in
  * the L1/L2 cache. */
-#define WORKER_STAGE 8
+#define WORKER_STAGE 16
 #define WORKER_RESPONSE_MAX 2048
 /* Replies a worker may hold for their commit ([store] reply_after_commit):
  * a 10 ms window plus a 10 ms fsync at 400 k REGISTERs/s. The mbuf pool
