@@ -7,6 +7,7 @@
  * byte < 0x20 are also sent again from a second source, so the lockout and
  * replay state see more than one address.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,16 +80,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static const struct packet_path path = { .ip_version = 4, .local_port = 5060,
 					 .local_ip = { 198, 18, 0, 1 } };
 
-static void one(const uint8_t *data, size_t size, const struct sip_source *src, int64_t now)
+/* staged: as a worker answers its own frames (parse, stage, bulk account
+ * lookup, answer); else registrar_handle alone, as for a handed-off one. */
+static void one(const uint8_t *data, size_t size, const struct sip_source *src, int64_t now,
+		bool staged)
 {
 	static char out[1500];
+	static struct sip_msg msg;
+	struct registrar_stage stage;
 	uint32_t out_len = 0, owner = 0;
+	enum registrar_action a;
 	/* A copy of exactly size bytes: ASan sees any read past the datagram. */
 	char *copy = malloc(size ? size : 1);
 
 	memcpy(copy, data, size);
-	enum registrar_action a = registrar_handle(&reg, copy, (uint32_t)size, src, now, true, out,
-						   sizeof(out), &out_len, &owner);
+	if (staged) {
+		enum sip_parse_status st = sip_parse(copy, (uint32_t)size, &msg);
+
+		registrar_stage_begin(&reg, &msg, st, &stage);
+		registrar_stage_accounts(&reg, &stage, 1);
+		a = registrar_handle_staged(&reg, &msg, st, copy, (uint32_t)size, src, now, true,
+					    &stage, out, sizeof(out), &out_len, &owner);
+	} else {
+		a = registrar_handle(&reg, copy, (uint32_t)size, src, now, true, out, sizeof(out),
+				     &out_len, &owner);
+	}
 	if (a == REGISTRAR_REPLY && (out_len > sizeof(out) || out_len < 12 || memcmp(out, "SIP/2.0 ", 8) != 0))
 		abort();
 	/* NAT bindings it registered get tracked and probed, as in a worker. */
@@ -110,9 +126,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 65535)
 		return 0;
 	now++;                      /* expiry and nonce age move on */
-	one(data, size, &a, now);
+	one(data, size, &a, now, true);
 	if (size && data[0] < 0x20)
-		one(data + 1, size - 1, &b, now);
+		one(data + 1, size - 1, &b, now, false);
 	if ((now & 1023) == 0)
 		binding_table_expire(reg.table, now);
 	return 0;
