@@ -441,7 +441,7 @@ flush(struct checkpoint *cp, bool force_mark)
 		bindings_batch_clear(cp->pending);
 		cp->applied_seq = cp->pending_last_seq;
 		cp->applied_max_at_s = cp->pending_max_at_s;
-			cp->pending_max_at_s = INT64_MIN;
+		cp->pending_max_at_s = INT64_MIN;
 		atomic_fetch_add(&cp->applies, 1);
 		atomic_fetch_add(&cp->applied, n);
 		atomic_store(&cp->pending_count, 0);
