@@ -666,6 +666,22 @@ static enum registrar_action handle_with_stage(const char *text, struct sip_msg 
 	return a;
 }
 
+/* Alice's authorized REGISTER with cnonce call_id, parsed into msg and
+ * staged into s (registrar_stage_begin); its nonce in nonce. */
+static const char *stage_alice(const char *call_id, struct sip_msg *msg,
+			       struct registrar_stage *s, char nonce[DIGEST_NONCE_LEN + 1])
+{
+	static char auth[600];
+	const char *text;
+
+	nonce_for(&phone, NOW, nonce);
+	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, call_id);
+	text = register_msg("alice", REALM, call_id, 1, auth);
+	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), msg), SIP_PARSE_OK);
+	registrar_stage_begin(&reg, msg, SIP_PARSE_OK, s);
+	return text;
+}
+
 /* The stage names the AOR's hash, the To user's account and the replay key
  * of the credentials, for the REGISTERs this worker owns, nothing for
  * anything else. */
@@ -673,15 +689,11 @@ static void test_stage_names_the_aor_account_and_replay_key_of_owned_registers(v
 {
 	static struct sip_msg msg;
 	struct registrar_stage s[2];
-	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
+	char nonce[DIGEST_NONCE_LEN + 1];
 	const char *text;
 
 	(void)state;
-	nonce_for(&phone, NOW, nonce);
-	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "st-1");
-	text = register_msg("alice", REALM, "st-1", 1, auth);
-	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
-	registrar_stage_begin(&reg, &msg, SIP_PARSE_OK, &s[0]);
+	stage_alice("st-1", &msg, &s[0], nonce);
 	assert_true(s[0].aor_hash == store_aor_hash("sip:alice@" REALM, strlen("sip:alice@" REALM)));
 	assert_true(s[0].has_account_key);
 	assert_true(s[0].has_replay_key);
@@ -722,25 +734,18 @@ static void test_staged_account_is_used_unless_its_table_was_replaced(void **sta
 {
 	static struct sip_msg msg;
 	struct registrar_stage s;
-	char nonce[DIGEST_NONCE_LEN + 1], auth[600];
+	char nonce[DIGEST_NONCE_LEN + 1];
 	const char *text;
 
 	(void)state;
-	nonce_for(&phone, NOW, nonce);
-	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "st-3");
-	text = register_msg("alice", REALM, "st-3", 1, auth);
-	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
-	registrar_stage_begin(&reg, &msg, SIP_PARSE_OK, &s);
+	text = stage_alice("st-3", &msg, &s, nonce);
 	registrar_stage_accounts(&reg, &s, 1);
 	s.account = account_table_find(accounts, "bob", 3);
 	assert_non_null(s.account);
 	assert_int_equal(handle_with_stage(text, &msg, &s), REGISTRAR_REPLY);
 	assert_status("SIP/2.0 403 ");
 
-	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "st-4");
-	text = register_msg("alice", REALM, "st-4", 1, auth);
-	assert_int_equal(sip_parse(text, (uint32_t)strlen(text), &msg), SIP_PARSE_OK);
-	registrar_stage_begin(&reg, &msg, SIP_PARSE_OK, &s);
+	text = stage_alice("st-4", &msg, &s, nonce);
 	registrar_stage_accounts(&reg, &s, 1);
 	s.account = account_table_find(accounts, "bob", 3);
 	s.accounts = (const struct account_table *)&s;     /* not the current table */
