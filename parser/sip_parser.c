@@ -622,6 +622,58 @@ static inline bool is_8_hex(const char *p, const char *lim)
 	return sip_skip_class(p, p + 8, SIP_CC_HEX) == p + 8;
 }
 
+/* How a Digest directive's value may be written. */
+enum digest_form {
+	DIGEST_QUOTED,   /* quoted-string only */
+	DIGEST_EITHER,   /* token or quoted-string (algorithm, qop) */
+	DIGEST_NC,       /* 8LHEX, never quoted */
+};
+
+/* The known directive name ("name=") at p: its length, with *dst the slice
+ * it fills and *form how its value is written; 0 for anything else.  One
+ * switch on the first letter, one or two 8-byte compares. */
+static inline __attribute__((always_inline)) unsigned digest_directive(const char *p, struct sip_credentials *cr,
+								       struct sip_slice **dst,
+								       enum digest_form *form)
+{
+#define DIRECTIVE(lit, field, value_form)                       \
+	do {                                                    \
+		if (name_is(p, lit, sizeof(lit) - 1)) {         \
+			*dst = &cr->field;                      \
+			*form = value_form;                     \
+			return sizeof(lit) - 1;                 \
+		}                                               \
+	} while (0)
+	switch (*p | 0x20) {
+	case 'u':
+		DIRECTIVE("username=", username, DIGEST_QUOTED);
+		DIRECTIVE("uri=", uri, DIGEST_QUOTED);
+		break;
+	case 'r':
+		DIRECTIVE("realm=", realm, DIGEST_QUOTED);
+		DIRECTIVE("response=", response, DIGEST_QUOTED);
+		break;
+	case 'n':
+		DIRECTIVE("nonce=", nonce, DIGEST_QUOTED);
+		DIRECTIVE("nc=", nc, DIGEST_NC);
+		break;
+	case 'c':
+		DIRECTIVE("cnonce=", cnonce, DIGEST_QUOTED);
+		break;
+	case 'o':
+		DIRECTIVE("opaque=", opaque, DIGEST_QUOTED);
+		break;
+	case 'a':
+		DIRECTIVE("algorithm=", algorithm, DIGEST_EITHER);
+		break;
+	case 'q':
+		DIRECTIVE("qop=", qop, DIGEST_EITHER);
+		break;
+	}
+#undef DIRECTIVE
+	return 0;
+}
+
 /*
  * Digest directives in the form phones send them: a known name directly
  * followed by '=', then a quoted string without escapes or control
@@ -644,77 +696,15 @@ static const char *parse_digest_common(const char *p, const char *end, const cha
 		if (p >= end || lim - p < 16)
 			return NULL;
 		struct sip_slice *dst;
-		unsigned n;                  /* length of "name=" */
-		enum { QUOTED, EITHER, NC } form = QUOTED;
-		switch (*p | 0x20) {
-		case 'u':
-			if (name_is(p, "username=", 9)) {
-				n = 9;
-				dst = &cr->username;
-			} else if (name_is(p, "uri=", 4)) {
-				n = 4;
-				dst = &cr->uri;
-			} else {
-				return NULL;
-			}
-			break;
-		case 'r':
-			if (name_is(p, "realm=", 6)) {
-				n = 6;
-				dst = &cr->realm;
-			} else if (name_is(p, "response=", 9)) {
-				n = 9;
-				dst = &cr->response;
-			} else {
-				return NULL;
-			}
-			break;
-		case 'n':
-			if (name_is(p, "nonce=", 6)) {
-				n = 6;
-				dst = &cr->nonce;
-			} else if (name_is(p, "nc=", 3)) {
-				n = 3;
-				dst = &cr->nc;
-				form = NC;
-			} else {
-				return NULL;
-			}
-			break;
-		case 'c':
-			if (!name_is(p, "cnonce=", 7))
-				return NULL;
-			n = 7;
-			dst = &cr->cnonce;
-			break;
-		case 'o':
-			if (!name_is(p, "opaque=", 7))
-				return NULL;
-			n = 7;
-			dst = &cr->opaque;
-			break;
-		case 'a':
-			if (!name_is(p, "algorithm=", 10))
-				return NULL;
-			n = 10;
-			dst = &cr->algorithm;
-			form = EITHER;
-			break;
-		case 'q':
-			if (!name_is(p, "qop=", 4))
-				return NULL;
-			n = 4;
-			dst = &cr->qop;
-			form = EITHER;
-			break;
-		default:
+		enum digest_form form;
+		unsigned n = digest_directive(p, cr, &dst, &form);   /* length of "name=" */
+		if (n == 0)
 			return NULL;
-		}
 		if (dst->ptr != NULL)
 			return NULL;
 		p += n;
 		if (p < end && *p == '"') {
-			if (form == NC)
+			if (form == DIGEST_NC)
 				return NULL;
 			const char *q = sip_find_qstop_lim(p + 1, end, lim);
 			if (q >= end || *q != '"')
@@ -722,13 +712,13 @@ static const char *parse_digest_common(const char *p, const char *end, const cha
 			*dst = sip_mk(p + 1, q);
 			p = q + 1;
 		} else {
-			if (form == QUOTED)
+			if (form == DIGEST_QUOTED)
 				return NULL;
 			const char *q = sip_skip_class_lim(p, end, lim, SIP_CC_TOKEN);
 			if (q == p)
 				return NULL;
 			/* nonce-count = "nc" EQUAL nc-value, nc-value = 8LHEX */
-			if (form == NC && (q - p != 8 || !is_8_hex(p, lim)))
+			if (form == DIGEST_NC && (q - p != 8 || !is_8_hex(p, lim)))
 				return NULL;
 			*dst = sip_mk(p, q);
 			p = q;
