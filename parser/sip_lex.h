@@ -196,20 +196,45 @@ static inline const char *sip_skip_class_fast(const char *p, const char *end, ui
  * 16-byte scanners were ~10 % of all instructions.
  */
 
+#if defined(__SSE2__)
+/* The 16-byte part of every _lim scanner: from *p, 16 bytes at a time while
+ * *p < end and 16 bytes remain before lim, the first byte whose bit is set in
+ * mask_of(those 16 bytes, arg).  Returns that byte, or end when it lies at or
+ * past end; NULL when there was none, with *p where the byte loop goes on
+ * (at or past end: nothing in [p, end) either).  Always inlined with a
+ * constant mask_of, so the mask is computed in place (callgrind). */
+static inline __attribute__((always_inline)) const char *sip_scan16_lim(const char **p, const char *end,
+									const char *lim,
+									unsigned (*mask_of)(__m128i v, __m128i arg),
+									__m128i arg)
+{
+	const char *q = *p;
+
+	while (q < end && lim - q >= 16) {
+		unsigned mask = mask_of(_mm_loadu_si128((const __m128i *)(const void *)q), arg);
+		if (mask != 0) {
+			q += __builtin_ctz(mask);
+			return q < end ? q : end;
+		}
+		q += 16;
+	}
+	*p = q;
+	return NULL;
+}
+
+static inline __attribute__((always_inline)) unsigned sip_mask16_eq(__m128i v, __m128i needle)
+{
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, needle));
+}
+#endif
+
 /* First c in [p, end), or end. */
 static inline const char *sip_find_byte_lim(const char *p, const char *end, const char *lim, char c)
 {
 #if defined(__SSE2__)
-	const __m128i needle = _mm_set1_epi8(c);
-	while (p < end && lim - p >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, needle));
-		if (mask != 0) {
-			p += __builtin_ctz(mask);
-			return p < end ? p : end;
-		}
-		p += 16;
-	}
+	const char *hit = sip_scan16_lim(&p, end, lim, sip_mask16_eq, _mm_set1_epi8((char)c));
+	if (hit)
+		return hit;
 	if (p >= end)
 		return end;
 #else
@@ -228,15 +253,9 @@ static inline const char *sip_skip_class_lim(const char *p, const char *end, con
 #if defined(__SSSE3__)
 	/* callgrind on perf/bench-parse's corpus: 7.56k -> 7.24k instructions
 	 * per REGISTER with this path (sip_skip_class_fast too) */
-	const __m128i tbl = sip_class_tbl(cls);
-	while (p < end && lim - p >= 16) {
-		unsigned mask = sip_not_in_class16(_mm_loadu_si128((const __m128i *)(const void *)p), tbl);
-		if (mask != 0) {
-			p += __builtin_ctz(mask);
-			return p < end ? p : end;
-		}
-		p += 16;
-	}
+	const char *hit = sip_scan16_lim(&p, end, lim, sip_not_in_class16, sip_class_tbl(cls));
+	if (hit)
+		return hit;
 	if (p >= end)
 		return end;
 #elif defined(__SSE2__)
@@ -281,14 +300,9 @@ static inline __attribute__((always_inline)) const char *sip_skip_cc2_lim(const 
 {
 #if defined(__SSSE3__)
 	const __m128i tbl = _mm_load_si128((const __m128i *)(const void *)sip_cc2_nibble_lo[__builtin_ctz(cls)]);
-	while (p < end && lim - p >= 16) {
-		unsigned mask = sip_not_in_class16(_mm_loadu_si128((const __m128i *)(const void *)p), tbl);
-		if (mask != 0) {
-			p += __builtin_ctz(mask);
-			return p < end ? p : end;
-		}
-		p += 16;
-	}
+	const char *hit = sip_scan16_lim(&p, end, lim, sip_not_in_class16, tbl);
+	if (hit)
+		return hit;
 	if (p >= end)
 		return end;
 #else
@@ -299,26 +313,30 @@ static inline __attribute__((always_inline)) const char *sip_skip_cc2_lim(const 
 	return p;
 }
 
+#if defined(__SSE2__)
+/* '"', '\\', control characters and DEL in v (arg unused). */
+static inline __attribute__((always_inline)) unsigned sip_mask16_qstop(__m128i v, __m128i arg)
+{
+	const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+	__m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs));
+
+	(void)arg;
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, del));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 /* First byte in [p, end) that ends a run of quoted-string text: '"',
  * '\\', a control character (including HT, CR, LF) or DEL; end if none.
  * 16-byte loads only while they stay before lim (the datagram end). */
 static inline const char *sip_find_qstop_lim(const char *p, const char *end, const char *lim)
 {
 #if defined(__SSE2__)
-	const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
-	while (p < end && lim - p >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs));
-		m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f));
-		m = _mm_or_si128(m, _mm_cmpeq_epi8(v, del));
-		unsigned mask = (unsigned)_mm_movemask_epi8(m);
-		if (mask != 0) {
-			p += __builtin_ctz(mask);
-			return p < end ? p : end;
-		}
-		p += 16;
-	}
+	const char *hit = sip_scan16_lim(&p, end, lim, sip_mask16_qstop, _mm_setzero_si128());
+	if (hit)
+		return hit;
 	if (p >= end)
 		return end;
 #else

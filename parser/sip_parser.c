@@ -186,26 +186,28 @@ static inline __attribute__((always_inline)) int fast_header_name(const char *p,
 
 /* End of the comma-separated element starting at p: the next ',' outside
  * quotes and angle brackets, or end. NULL on an unclosed quote or '<'. */
+#if defined(__SSE2__)
+/* ',', '"' and '<' in v (arg unused). */
+static inline __attribute__((always_inline)) unsigned mask16_element_stop(__m128i v, __m128i arg)
+{
+	const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), laq = _mm_set1_epi8('<');
+
+	(void)arg;
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, comma),
+							_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+								     _mm_cmpeq_epi8(v, laq))));
+}
+#endif
+
 static const char *element_end(const char *p, const char *end, const char *lim)
 {
-#if defined(__SSE2__)
-	const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), laq = _mm_set1_epi8('<');
-#endif
 	while (p < end) {
 #if defined(__SSE2__)
 		/* jump to the next ',', '"' or '<' 16 bytes at a time (loads
 		 * bounded by the datagram end, hits past end ignored) */
-		while (p < end && lim - p >= 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-			__m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, comma),
-						 _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, laq)));
-			unsigned mask = (unsigned)_mm_movemask_epi8(m);
-			if (mask != 0) {
-				p += __builtin_ctz(mask);
-				break;
-			}
-			p += 16;
-		}
+		const char *hit = sip_scan16_lim(&p, end, lim, mask16_element_stop, _mm_setzero_si128());
+		if (hit)
+			p = hit;
 		if (p >= end)
 			break;
 #endif
