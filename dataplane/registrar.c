@@ -226,6 +226,21 @@ static void put_string(struct store_binding_data *b, size_t *used, enum store_st
 	*used += n;
 }
 
+/* The AOR of a To URI: sip:user@host, host lower-cased (AOR_MAX bytes at
+ * out). False when it does not fit. */
+static bool aor_of(const struct sip_uri *to, char *out, size_t *len)
+{
+	*len = 4 + to->user.len + 1 + to->host.len;
+	if (*len > AOR_MAX)
+		return false;
+	memcpy(out, "sip:", 4);
+	memcpy(out + 4, to->user.ptr, to->user.len);
+	out[4 + to->user.len] = '@';
+	for (uint32_t i = 0; i < to->host.len; i++)
+		out[5 + to->user.len + i] = (char)tolower((unsigned char)to->host.ptr[i]);
+	return true;
+}
+
 /* A security event for history (the failed-registration log): what is
  * known of the request. Long fields are cut to fit one record: this is a
  * log line, not a binding. A full ring loses it (counted by the ring). */
@@ -252,14 +267,8 @@ static void security_event(struct registrar *r, enum store_event_type type,
 	ev->binding.source.family = src->ip_version == 4 ? AF_INET : AF_INET6;
 	ev->binding.source.port = src->port;
 	memcpy(ev->binding.source.addr, src->addr, src->ip_version == 4 ? 4 : 16);
-	if (to->user.len + to->host.len + 5 <= sizeof(aor)) {
-		memcpy(aor, "sip:", 4);
-		memcpy(aor + 4, to->user.ptr, to->user.len);
-		aor[4 + to->user.len] = '@';
-		for (uint32_t i = 0; i < to->host.len; i++)
-			aor[5 + to->user.len + i] = (char)tolower((unsigned char)to->host.ptr[i]);
-		aor_len = 5 + to->user.len + to->host.len;
-	}
+	if (!aor_of(to, aor, &aor_len))
+		aor_len = 0;
 	put_string(&ev->binding, &used, STORE_STR_AOR, (struct sip_slice){ aor, (uint32_t)aor_len }, 128);
 	put_string(&ev->binding, &used, STORE_STR_CONTACT,
 		   msg->contact_count ? msg->contact[0].addr.uri.raw : (struct sip_slice){ NULL, 0 }, 96);
@@ -555,20 +564,6 @@ static enum registrar_action current_bindings_reply(struct registrar *r, const s
 	return finish(r, &w, 200, out_len);
 }
 
-/* The AOR of a To URI: sip:user@host, host lower-cased (AOR_MAX bytes at
- * out). False when it does not fit. */
-static bool aor_of(const struct sip_uri *to, char *out, size_t *len)
-{
-	*len = 4 + to->user.len + 1 + to->host.len;
-	if (*len > AOR_MAX)
-		return false;
-	memcpy(out, "sip:", 4);
-	memcpy(out + 4, to->user.ptr, to->user.len);
-	out[4 + to->user.len] = '@';
-	for (uint32_t i = 0; i < to->host.len; i++)
-		out[5 + to->user.len + i] = (char)tolower((unsigned char)to->host.ptr[i]);
-	return true;
-}
 
 void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 			   enum sip_parse_status st, struct registrar_stage *s)
