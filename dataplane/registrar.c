@@ -17,7 +17,7 @@
 #include "event_ring.h"
 #include "stats_shm.h"
 
-#define AOR_MAX 256
+#define AOR_MAX REGISTRAR_AOR_MAX
 #define ALLOW "REGISTER, OPTIONS"
 
 int registrar_config_set_domains(struct registrar_config *cfg, const char *list)
@@ -571,7 +571,6 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	const struct sip_uri *to = &msg->to.addr.uri;
 	struct sip_slice realm = { r->cfg->realm, r->cfg->realm_len };
 	const struct sip_credentials *cred;
-	char aor[AOR_MAX];
 	size_t aor_len;
 	uint64_t hash;
 
@@ -580,13 +579,14 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	s->has_account_key = false;
 	s->has_replay_key = false;
 	if (st != SIP_PARSE_OK || !msg->is_request || msg->method != SIP_METHOD_REGISTER ||
-	    to->user.len == 0 || !r->table || !aor_of(to, aor, &aor_len))
+	    to->user.len == 0 || !r->table || !aor_of(to, s->aor, &aor_len))
 		return;
-	hash = store_aor_hash(aor, aor_len);
+	hash = store_aor_hash(s->aor, aor_len);
 	if (store_aor_owner_of_hash(hash, r->n_workers) != r->worker)
 		return;
 	binding_table_prefetch_index(r->table, hash);
 	s->aor_hash = hash;
+	s->aor_len = (uint16_t)aor_len;
 	s->has_account_key = account_table_key(to->user.ptr, to->user.len, s->account_key);
 	cred = r->replay ? credentials_for(msg, realm) : NULL;
 	if (cred && cred->qop.ptr && cred->cnonce.len) {
@@ -670,13 +670,22 @@ static enum registrar_action handle_register(struct registrar *r, const struct s
 		return simple_reply(r, msg, src, 400, "Bad To URI", out, out_cap, out_len);
 	if (!domain_served(r, to->host))
 		return simple_reply(r, msg, src, 404, "Not Found", out, out_cap, out_len);
-	char aor[AOR_MAX];
+	/* staged: built and hashed there already */
+	char aor_buf[AOR_MAX];
+	const char *aor = aor_buf;
 	size_t aor_len;
-	if (!aor_of(to, aor, &aor_len))
-		return simple_reply(r, msg, src, 400, "To URI Too Long", out, out_cap, out_len);
+	uint64_t aor_hash;
+	if (stage && stage->aor_hash) {
+		aor = stage->aor;
+		aor_len = stage->aor_len;
+		aor_hash = stage->aor_hash;
+	} else {
+		if (!aor_of(to, aor_buf, &aor_len))
+			return simple_reply(r, msg, src, 400, "To URI Too Long", out, out_cap, out_len);
+		aor_hash = store_aor_hash(aor, aor_len);
+	}
 
 	/* Ownership before any per-AOR state (replay cache, bindings). */
-	uint64_t aor_hash = stage && stage->aor_hash ? stage->aor_hash : store_aor_hash(aor, aor_len);
 	uint32_t aor_owner = store_aor_owner_of_hash(aor_hash, r->n_workers);
 	if (aor_owner != r->worker) {
 		if (allow_handoff) {

@@ -148,8 +148,12 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
  * would, using what the stage found (a stage from an account table that
  * has since been replaced is ignored).
  */
+#define REGISTRAR_AOR_MAX 256                    /* sip:user@host, bytes */
+
 struct registrar_stage {
 	uint64_t aor_hash;                       /* 0: nothing staged */
+	uint16_t aor_len;
+	char aor[REGISTRAR_AOR_MAX];             /* sip:user@host of To, host lower-cased */
 	const struct account_table *accounts;    /* table of `account`; NULL: not looked up */
 	const struct store_account *account;     /* NULL: no such user */
 	bool has_account_key;
