@@ -206,7 +206,6 @@ struct checkpoint {
 	_Atomic uint64_t *committed_seq;   /* per ring */
 	uint32_t *taken;                   /* per ring, this commit */
 	struct bindings_batch *pending;    /* committed to history, not yet to `bindings` */
-	uint64_t pending_last_seq;         /* history seq of the newest pending event */
 	int64_t pending_since_ms;          /* when the batch got its first change */
 	int64_t last_mark_ms;
 	bool mark_stale;                   /* an apply since the last mark */
@@ -439,7 +438,7 @@ flush(struct checkpoint *cp, bool force_mark)
 			return -rc;
 		}
 		bindings_batch_clear(cp->pending);
-		cp->applied_seq = cp->pending_last_seq;
+		cp->applied_seq = cp->history_seq - 1;   /* the batch holds all history has */
 		cp->applied_max_at_s = cp->pending_max_at_s;
 		cp->pending_max_at_s = INT64_MIN;
 		atomic_fetch_add(&cp->applies, 1);
@@ -579,7 +578,6 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 		atomic_store(&cp->pending_count, bindings_batch_count(cp->pending));
 		if (max_at_s > cp->pending_max_at_s)
 			cp->pending_max_at_s = max_at_s;
-		cp->pending_last_seq = seq - 1;
 		cp->history_seq = seq;
 		memcpy(cp->history_last_key, last_key, sizeof(last_key));
 		if (trim)
