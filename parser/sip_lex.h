@@ -200,8 +200,8 @@ static inline const char *sip_skip_class_fast(const char *p, const char *end, ui
 /* The 16-byte part of every _lim scanner: from *p, 16 bytes at a time while
  * *p < end and 16 bytes remain before lim, the first byte whose bit is set in
  * mask_of(those 16 bytes, arg).  Returns that byte, or end when it lies at or
- * past end; NULL when there was none, with *p where the byte loop goes on
- * (at or past end: nothing in [p, end) either).  Always inlined with a
+ * past end or there is none before end; NULL when fewer than 16 bytes remain
+ * before lim, with *p where the byte loop goes on.  Always inlined with a
  * constant mask_of, so the mask is computed in place (callgrind). */
 static inline __attribute__((always_inline)) const char *sip_scan16_lim(const char **p, const char *end,
 									const char *lim,
@@ -218,6 +218,8 @@ static inline __attribute__((always_inline)) const char *sip_scan16_lim(const ch
 		}
 		q += 16;
 	}
+	if (q >= end)
+		return end;
 	*p = q;
 	return NULL;
 }
@@ -235,8 +237,6 @@ static inline const char *sip_find_byte_lim(const char *p, const char *end, cons
 	const char *hit = sip_scan16_lim(&p, end, lim, sip_mask16_eq, _mm_set1_epi8((char)c));
 	if (hit)
 		return hit;
-	if (p >= end)
-		return end;
 #else
 	(void)lim;
 #endif
@@ -256,8 +256,6 @@ static inline const char *sip_skip_class_lim(const char *p, const char *end, con
 	const char *hit = sip_scan16_lim(&p, end, lim, sip_not_in_class16, sip_class_tbl(cls));
 	if (hit)
 		return hit;
-	if (p >= end)
-		return end;
 #elif defined(__SSE2__)
 	const __m128i a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
 	const __m128i d1 = _mm_set1_epi8('0' - 1), d2 = _mm_set1_epi8('9' + 1);
@@ -303,8 +301,6 @@ static inline __attribute__((always_inline)) const char *sip_skip_cc2_lim(const 
 	const char *hit = sip_scan16_lim(&p, end, lim, sip_not_in_class16, tbl);
 	if (hit)
 		return hit;
-	if (p >= end)
-		return end;
 #else
 	(void)lim;
 #endif
@@ -337,8 +333,6 @@ static inline const char *sip_find_qstop_lim(const char *p, const char *end, con
 	const char *hit = sip_scan16_lim(&p, end, lim, sip_mask16_qstop, _mm_setzero_si128());
 	if (hit)
 		return hit;
-	if (p >= end)
-		return end;
 #else
 	(void)lim;
 #endif

@@ -206,10 +206,10 @@ static const char *element_end(const char *p, const char *end, const char *lim)
 		/* jump to the next ',', '"' or '<' 16 bytes at a time (loads
 		 * bounded by the datagram end, hits past end ignored) */
 		const char *hit = sip_scan16_lim(&p, end, lim, mask16_element_stop, _mm_setzero_si128());
+		if (hit == end)
+			break;
 		if (hit)
 			p = hit;
-		if (p >= end)
-			break;
 #endif
 		char c = *p;
 		if (c == ',')
