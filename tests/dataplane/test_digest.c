@@ -8,6 +8,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "account_import.h"
 #include "digest.h"
 
@@ -16,6 +19,8 @@
 static const uint8_t secret[DIGEST_SECRET_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 static const struct digest_source src_a = { 4, { 198, 18, 0, 2 } };
 static const struct digest_source src_b = { 4, { 198, 18, 0, 3 } };
+static const struct digest_source src_v6 = { 16, { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 } };
+#define REALM_LEN_MAX 127   /* registrar.h REGISTRAR_DOMAIN_MAX - 1 */
 
 static void test_rfc2617_md5_qop_auth_vector_matches(void **state)
 {
@@ -88,6 +93,93 @@ static void test_nonce_verifies_for_its_source_and_realm_only(void **state)
 	digest_engine_free(e);
 }
 
+static void hex_of(const unsigned char *h, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+/* The nonce is hex(ts) + the first 16 bytes of HMAC-SHA256(secret,
+ * hex(ts) | source length | source | realm), as OpenSSL's HMAC computes it:
+ * for every realm length across the 64-byte block boundaries, so the
+ * hand-padded blocks stay byte-compatible with nonces already issued. */
+static void test_nonce_mac_is_hmac_sha256_for_every_realm_length(void **state)
+{
+	struct digest_engine *e = digest_engine_create(secret, 300);
+	char realm[REALM_LEN_MAX + 1], nonce[DIGEST_NONCE_LEN], want[65];
+	unsigned char msg[256], mac[32];
+	unsigned mac_len = 0;
+	(void)state;
+	for (size_t n = 0; n <= REALM_LEN_MAX; n++) {
+		const struct digest_source *src = n % 2 ? &src_v6 : &src_a;
+		memset(realm, 'a' + (int)(n % 26), n);
+		assert_int_equal(digest_nonce_make(e, 0x12345678, src, realm, n, nonce), 0);
+		memcpy(msg, "12345678", 8);
+		msg[8] = src->len;
+		memcpy(msg + 9, src->addr, src->len);
+		memcpy(msg + 9 + src->len, realm, n);
+		assert_non_null(HMAC(EVP_sha256(), secret, sizeof(secret), msg, 9 + src->len + n,
+				     mac, &mac_len));
+		hex_of(mac, 16, want);
+		assert_memory_equal(nonce, "12345678", 8);
+		assert_memory_equal(nonce + 8, want, 32);
+		assert_int_equal(digest_nonce_check(e, 0x12345678, src, realm, n, nonce, sizeof(nonce)),
+				 DIGEST_NONCE_VALID);
+	}
+	digest_engine_free(e);
+}
+
+/* The expected response as RFC 7616 defines it, through EVP. */
+static void reference_response(const EVP_MD *md, const char *ha1, const char *method,
+			       const char *uri, const char *nonce, const char *cnonce, char *out)
+{
+	unsigned char h[32];
+	char ha2[65], text[4096];
+	unsigned n = 0;
+
+	snprintf(text, sizeof(text), "%s:%s", method, uri);
+	EVP_Digest(text, strlen(text), h, &n, md, NULL);
+	hex_of(h, n, ha2);
+	snprintf(text, sizeof(text), "%s:%s:00000001:%s:auth:%s", ha1, nonce, cnonce, ha2);
+	EVP_Digest(text, strlen(text), h, &n, md, NULL);
+	hex_of(h, n, out);
+}
+
+/* Message lengths around every padding boundary, past the one-buffer
+ * limit (the streamed path), and the HA2 memo: a request for another
+ * URI after a memo, then the first URI again. */
+static void test_response_matches_reference_for_every_length_and_uri(void **state)
+{
+	struct digest_engine *e = digest_engine_create(secret, 300);
+	static const char *const uris[] = { "sip:sipreg.test", "sip:other.test", "sip:sipreg.test",
+					    "sip:sipreg.tesu" };
+	char cnonce[1200], expected[65], ha1[65];
+	(void)state;
+	for (int alg = 0; alg < 2; alg++) {
+		const EVP_MD *md = alg == 0 ? EVP_md5() : EVP_sha256();
+		size_t hex_len = alg == 0 ? 32 : 64;
+		memset(ha1, 'a' + alg, hex_len);
+		ha1[hex_len] = '\0';
+		for (size_t n = 1; n < sizeof(cnonce); n += n < 200 ? 1 : 97) {
+			const char *uri = uris[n % 4];
+			memset(cnonce, 'c', n);
+			cnonce[n] = '\0';
+			reference_response(md, ha1, "REGISTER", uri, "nonce-1", cnonce, expected);
+			struct digest_response_input in = {
+				.algorithm = alg == 0 ? DIGEST_MD5 : DIGEST_SHA256,
+				.method = S("REGISTER"), .uri = uri, .uri_len = strlen(uri),
+				.nonce = S("nonce-1"), .nc = S("00000001"), .cnonce = cnonce,
+				.cnonce_len = n, .qop_auth = true, .response = expected,
+				.response_len = hex_len,
+			};
+			assert_true(digest_response_matches(e, ha1, &in));
+			expected[0] = expected[0] == '0' ? '1' : '0';
+			assert_false(digest_response_matches(e, ha1, &in));
+		}
+	}
+	digest_engine_free(e);
+}
+
 static void test_nonce_older_than_validity_is_stale(void **state)
 {
 	struct digest_engine *e = digest_engine_create(secret, 300);
@@ -148,6 +240,8 @@ int main(void)
 		cmocka_unit_test(test_rfc7616_sha256_vector_matches),
 		cmocka_unit_test(test_wrong_password_does_not_match),
 		cmocka_unit_test(test_nonce_verifies_for_its_source_and_realm_only),
+		cmocka_unit_test(test_nonce_mac_is_hmac_sha256_for_every_realm_length),
+		cmocka_unit_test(test_response_matches_reference_for_every_length_and_uri),
 		cmocka_unit_test(test_nonce_older_than_validity_is_stale),
 		cmocka_unit_test(test_forged_or_malformed_nonce_is_invalid),
 		cmocka_unit_test(test_secret_is_created_once_and_kept),
