@@ -8,7 +8,8 @@
  * into a 64-bit accumulator, 16 bytes per iteration, gives the same one's
  * complement sum (RFC 1071 §2(B): the sum is independent of word size and
  * byte order once folded) in a third: ~670 and ~490 instructions, and
- * 8.6 % fewer instructions for the whole pipeline.
+ * 8.6 % fewer instructions for the whole pipeline. With AVX2
+ * (inet_checksum.c), 32 bytes per step: ~150 and ~120 instructions.
  */
 #ifndef SIPREG_INET_CHECKSUM_H
 #define SIPREG_INET_CHECKSUM_H
@@ -51,6 +52,22 @@ static inline uint64_t inet_sum(const void *buf, size_t len, uint64_t sum)
 	return sum;
 }
 
+#if defined(__x86_64__)
+/* inet_sum with AVX2; only where the CPU has it (inet_sum_wide). */
+uint64_t inet_sum_avx2(const void *buf, size_t len, uint64_t sum);
+#endif
+
+/* inet_sum, through AVX2 when the CPU has it and the data is long enough
+ * to pay for the call. */
+static inline uint64_t inet_sum_wide(const void *buf, size_t len, uint64_t sum)
+{
+#if defined(__x86_64__)
+	if (len >= 128 && __builtin_cpu_supports("avx2"))
+		return inet_sum_avx2(buf, len, sum);
+#endif
+	return inet_sum(buf, len, sum);
+}
+
 /* Folds a sum to 16 bits (not complemented). */
 static inline uint16_t inet_fold(uint64_t sum)
 {
@@ -77,7 +94,7 @@ static inline uint16_t udp_sum(const void *ip, int version, const struct rte_udp
 		const struct rte_ipv6_hdr *h = ip;
 		sum = inet_sum(h->src_addr, 32, sum);
 	}
-	return inet_fold(inet_sum(udp, len, sum));
+	return inet_fold(inet_sum_wide(udp, len, sum));
 }
 
 /* True when the datagram's checksum verifies (the caller handles the

@@ -345,12 +345,30 @@ static void test_udp_checksum_matches_dpdk_for_every_length(void **state)
 	}
 }
 
+/* The AVX2 sum folds to the scalar one at every length, alignment and
+ * with every byte 0xff (the most carries). */
+static void test_wide_sum_equals_scalar_sum(void **state)
+{
+	static uint8_t buf[4200];
+
+	(void)state;
+	for (int fill = 0; fill < 2; fill++) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = fill ? 0xff : (uint8_t)(i * 131 + 7);
+		for (size_t shift = 0; shift < 3; shift++)
+			for (size_t len = 0; len + shift <= 4096; len++)
+				assert_int_equal(inet_fold(inet_sum_wide(buf + shift, len, 0xfffe)),
+						 inet_fold(inet_sum(buf + shift, len, 0xfffe)));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ipv4_udp_decodes_addresses_ports_and_payload),
 		cmocka_unit_test(test_vlan_tagged_frame_decodes),
 		cmocka_unit_test(test_ipv6_udp_decodes),
+		cmocka_unit_test(test_wide_sum_equals_scalar_sum),
 		cmocka_unit_test(test_bad_udp_checksum_is_dropped),
 		cmocka_unit_test(test_nic_checksum_verdict_is_trusted_when_present),
 		cmocka_unit_test(test_zero_udp_checksum_is_accepted_on_ipv4_only),
