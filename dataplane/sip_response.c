@@ -7,14 +7,25 @@
 
 void response_append_u32(struct response_writer *w, uint32_t v)
 {
-	char digits[10];
-	int n = 0;
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	char digits[32];          /* 10 used; sized so the inline copy's reach is in bounds */
+	char *p = digits + sizeof(digits);
 
-	do {
-		digits[9 - n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	response_append(w, digits + 10 - n, (size_t)n);
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
+	response_append(w, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 void response_header(struct response_writer *w, const char *name, const char *value)
