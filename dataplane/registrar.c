@@ -39,6 +39,7 @@ int registrar_config_set_domains(struct registrar_config *cfg, const char *list)
 		for (size_t i = 0; i < n; i++)
 			cfg->domains[cfg->n_domains][i] = (char)tolower((unsigned char)start[i]);
 		cfg->domains[cfg->n_domains][n] = '\0';
+		cfg->domain_len[cfg->n_domains] = (uint32_t)n;
 		cfg->n_domains++;
 	}
 	return cfg->n_domains ? 0 : -1;
@@ -52,8 +53,8 @@ static void count(struct registrar *r, enum stats_counter c)
 static bool domain_served(const struct registrar *r, struct sip_slice host)
 {
 	for (unsigned i = 0; i < r->cfg->n_domains; i++) {
-		const char *d = r->cfg->domains[i];
-		if (strlen(d) == host.len && strncasecmp(d, host.ptr, host.len) == 0)
+		struct sip_slice d = { r->cfg->domains[i], r->cfg->domain_len[i] };
+		if (sip_slice_eq_nocase(d, host))
 			return true;
 	}
 	return false;
@@ -462,17 +463,17 @@ static bool host_address(const struct sip_uri *uri, struct store_addr *out)
 {
 	char text[INET6_ADDRSTRLEN];
 
+	memset(out, 0, sizeof(*out));
+	if (!uri->host_is_ipv6) {
+		out->family = AF_INET;
+		return sip_ipv4_parse(uri->host, out->addr);
+	}
 	if (uri->host.len == 0 || uri->host.len >= sizeof(text))
 		return false;
 	memcpy(text, uri->host.ptr, uri->host.len);
 	text[uri->host.len] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (uri->host_is_ipv6) {
-		out->family = AF_INET6;
-		return inet_pton(AF_INET6, text, out->addr) == 1;
-	}
-	out->family = AF_INET;
-	return inet_pton(AF_INET, text, out->addr) == 1;
+	out->family = AF_INET6;
+	return inet_pton(AF_INET6, text, out->addr) == 1;
 }
 
 static struct store_slice to_store(struct sip_slice s)

@@ -41,6 +41,7 @@ enum challenge_set {
 struct registrar_config {
 	unsigned n_domains;
 	char domains[REGISTRAR_MAX_DOMAINS][REGISTRAR_DOMAIN_MAX]; /* lower case */
+	uint32_t domain_len[REGISTRAR_MAX_DOMAINS];
 	char realm[REGISTRAR_DOMAIN_MAX];   /* every challenge and HA1 uses it */
 	uint32_t realm_len;
 	enum challenge_set challenge;       /* which challenges, in which order */

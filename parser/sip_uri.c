@@ -13,6 +13,9 @@ bool sip_slice_eq_nocase(struct sip_slice a, struct sip_slice b)
 {
 	if (a.len != b.len)
 		return false;
+	/* names usually arrive in the case they are configured in */
+	if (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0)
+		return true;
 	for (uint32_t i = 0; i < a.len; i++) {
 		unsigned char x = (unsigned char)a.ptr[i];
 		unsigned char y = (unsigned char)b.ptr[i];
@@ -30,6 +33,35 @@ bool sip_slice_eq_lit_nocase(struct sip_slice s, const char *lit)
 {
 	struct sip_slice l = { lit, (uint32_t)strlen(lit) };
 	return sip_slice_eq_nocase(s, l);
+}
+
+bool sip_ipv4_parse(struct sip_slice s, uint8_t out[4])
+{
+	uint8_t octets[4];
+	unsigned n = 0, value = 0, digits = 0;
+
+	if (s.ptr == NULL || s.len > 15)
+		return false;
+	for (uint32_t i = 0; i <= s.len; i++) {
+		char c = i < s.len ? s.ptr[i] : '.';
+		if (c >= '0' && c <= '9') {
+			if (digits == 1 && value == 0)
+				return false;          /* leading zero */
+			value = value * 10 + (unsigned)(c - '0');
+			if (value > 255)
+				return false;
+			digits++;
+		} else if (c == '.' && digits > 0 && n < 4) {
+			octets[n++] = (uint8_t)value;
+			value = digits = 0;
+		} else {
+			return false;
+		}
+	}
+	if (n != 4)
+		return false;
+	memcpy(out, octets, 4);
+	return true;
 }
 
 bool sip_slice_to_u32(struct sip_slice s, uint32_t *out)

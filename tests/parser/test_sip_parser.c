@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <stdbool.h>
+
 #include <cmocka.h>
 
 #include "sip_lex.h"
@@ -1103,6 +1106,46 @@ static void test_ports_of_every_length_and_position(void **state)
 	}
 }
 
+/* sip_ipv4_parse accepts exactly what inet_pton(AF_INET) accepts, with the
+ * same result: listed edge cases, then random strings over digits, dots
+ * and a letter. */
+static void test_ipv4_parse_agrees_with_inet_pton(void **state)
+{
+	static const char *const cases[] = {
+		"0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.", ".1.2.3.4",
+		"1..2.3", "01.2.3.4", "1.2.3.04", "1.2.3.0", "10.0.0.1", "1.2.3.4.5", "",
+		"1.2.3.4a", "1.2.3.-4", "001.2.3.4", "198.18.255.9", "1.2.3.4 ",
+	};
+	uint32_t seed = 7;
+	char text[32];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]) + 200000; k++) {
+		if (k < sizeof(cases) / sizeof(cases[0])) {
+			strcpy(text, cases[k]);
+		} else {
+			seed = seed * 1103515245u + 12345u;
+			size_t n = (seed >> 16) % 18;
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				unsigned r = (seed >> 16) % 16;
+				text[i] = r < 10 ? (char)('0' + r) : r < 15 ? '.' : 'a';
+			}
+			text[n] = '\0';
+		}
+		uint8_t ours[4] = { 9, 9, 9, 9 }, ref[4] = { 9, 9, 9, 9 };
+		bool ok = sip_ipv4_parse((struct sip_slice){ text, (uint32_t)strlen(text) }, ours);
+		bool ref_ok = inet_pton(AF_INET, text, ref) == 1;
+		if (ok != ref_ok)
+			fail_msg("\"%s\": ours %d, inet_pton %d", text, ok, ref_ok);
+		if (ok)
+			assert_memory_equal(ours, ref, 4);
+		else
+			assert_memory_equal(ours, "\x09\x09\x09\x09", 4);
+	}
+	assert_false(sip_ipv4_parse((struct sip_slice){ NULL, 0 }, (uint8_t[4]){ 0 }));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1166,6 +1209,7 @@ int main(void)
 		cmocka_unit_test(test_bare_cr_and_nul_are_found_at_every_16_byte_alignment),
 		cmocka_unit_test(test_message_cut_at_every_length_reads_only_the_datagram),
 		cmocka_unit_test(test_uncommon_forms_of_fast_path_fields),
+		cmocka_unit_test(test_ipv4_parse_agrees_with_inet_pton),
 	};
 	return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
 }
