@@ -18,7 +18,10 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "digest.h"
 
+#include "md5_x16.h"
+
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,20 +236,31 @@ static void md_hex_streamed(enum digest_algorithm alg, const char *const parts[]
 	to_hex(h, SHA256_DIGEST_LENGTH, out);
 }
 
+/* Concatenates the parts into msg (room for ONESHOT_MAX + padding).
+ * Returns the length, or SIZE_MAX when longer than ONESHOT_MAX. */
+static size_t assemble(const char *const parts[], const size_t lens[], int n, uint8_t *msg)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (lens[i] > ONESHOT_MAX - len)
+			return SIZE_MAX;
+		memcpy(msg + len, parts[i], lens[i]);
+		len += lens[i];
+	}
+	return len;
+}
+
 /* Hex digest (32 or 64 chars into out) of the concatenated parts. */
 static void md_hex(enum digest_algorithm alg, const char *const parts[], const size_t lens[],
 		   int n, char *out)
 {
 	uint8_t msg[ONESHOT_MAX + 72], h[SHA256_DIGEST_LENGTH];
-	size_t len = 0;
+	size_t len = assemble(parts, lens, n, msg);
 
-	for (int i = 0; i < n; i++) {
-		if (lens[i] > ONESHOT_MAX - len) {
-			md_hex_streamed(alg, parts, lens, n, out);
-			return;
-		}
-		memcpy(msg + len, parts[i], lens[i]);
-		len += lens[i];
+	if (len == SIZE_MAX) {
+		md_hex_streamed(alg, parts, lens, n, out);
+		return;
 	}
 	if (alg == DIGEST_MD5) {
 		md5_oneshot(msg, len, h);
@@ -284,27 +298,74 @@ static void ha2_hex(struct digest_engine *e, const struct digest_response_input 
 	m->key_len = (uint16_t)key_len;
 }
 
-bool digest_response_matches(struct digest_engine *e, const char *ha1,
-			     const struct digest_response_input *in)
+/* The parts of the response digest's message (RFC 7616 §3.4.1) into
+ * parts/lens; ha2 must stay alive while they are used. Returns their count. */
+static int response_parts(const struct digest_response_input *in, const char *ha1,
+			  const char *ha2, const char *parts[9], size_t lens[9])
 {
-	char ha2[DIGEST_SHA256_HEX_LEN], expected[DIGEST_SHA256_HEX_LEN];
 	size_t hex_len = in->algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
 
-	if (in->response_len != hex_len)
-		return false;
-	ha2_hex(e, in, ha2);
 	if (in->qop_auth) {
 		const char *r[] = { ha1, ":", in->nonce, ":", in->nc, ":", in->cnonce, ":auth:", ha2 };
 		const size_t r_len[] = { hex_len, 1, in->nonce_len, 1, in->nc_len, 1,
 					 in->cnonce_len, 6, hex_len };
-		md_hex(in->algorithm, r, r_len, 9, expected);
-	} else {
-		const char *r[] = { ha1, ":", in->nonce, ":", ha2 };
-		const size_t r_len[] = { hex_len, 1, in->nonce_len, 1, hex_len };
-		md_hex(in->algorithm, r, r_len, 5, expected);
+		memcpy(parts, r, sizeof(r));
+		memcpy(lens, r_len, sizeof(r_len));
+		return 9;
 	}
-	/* Constant time, case-insensitive: fold the received hex to lower case. */
+	const char *r[] = { ha1, ":", in->nonce, ":", ha2 };
+	const size_t r_len[] = { hex_len, 1, in->nonce_len, 1, hex_len };
+	memcpy(parts, r, sizeof(r));
+	memcpy(lens, r_len, sizeof(r_len));
+	return 5;
+}
+
+void digest_expected_many(struct digest_engine *e, struct digest_expected *items, unsigned n)
+{
+	/* MD5 messages of a group, a lane each, for md5_x16 */
+	uint8_t lanes[MD5_X16_LANES * MD5_X16_STRIDE], blocks[MD5_X16_LANES];
+	uint8_t digests[MD5_X16_LANES][16];
+	struct digest_expected *lane_item[MD5_X16_LANES];
+	bool wide = n > 1 && md5_x16_available();
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct digest_expected *it = &items[i];
+		char ha2[DIGEST_SHA256_HEX_LEN];
+		const char *parts[9];
+		size_t lens[9];
+
+		ha2_hex(e, it->in, ha2);
+		int n_parts = response_parts(it->in, it->ha1, ha2, parts, lens);
+		if (!wide || it->in->algorithm != DIGEST_MD5) {
+			md_hex(it->in->algorithm, parts, lens, n_parts, it->hex);
+			continue;
+		}
+		uint8_t *msg = lanes + (size_t)k * MD5_X16_STRIDE;
+		size_t len = assemble(parts, lens, n_parts, msg);
+		if (len == SIZE_MAX) {
+			md_hex_streamed(DIGEST_MD5, parts, lens, n_parts, it->hex);
+			continue;
+		}
+		blocks[k] = (uint8_t)(pad_message(msg, len, 0, false) / HASH_BLOCK);
+		lane_item[k++] = it;
+		if (k == MD5_X16_LANES || i + 1 == n) {
+			md5_x16(lanes, blocks, k, digests);
+			for (unsigned j = 0; j < k; j++)
+				to_hex(digests[j], MD5_DIGEST_LENGTH, lane_item[j]->hex);
+			k = 0;
+		}
+	}
+}
+
+bool digest_response_equals(const struct digest_response_input *in, const char *expected)
+{
+	size_t hex_len = in->algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
 	unsigned diff = 0;
+
+	if (in->response_len != hex_len)
+		return false;
+	/* Constant time, case-insensitive: fold the received hex to lower case. */
 	for (size_t i = 0; i < hex_len; i++) {
 		char c = in->response[i];
 		if (c >= 'A' && c <= 'F')
@@ -312,6 +373,18 @@ bool digest_response_matches(struct digest_engine *e, const char *ha1,
 		diff |= (unsigned)(c ^ expected[i]);
 	}
 	return diff == 0;
+}
+
+bool digest_response_matches(struct digest_engine *e, const char *ha1,
+			     const struct digest_response_input *in)
+{
+	struct digest_expected item = { .ha1 = ha1, .in = in };
+
+	if (in->response_len != (in->algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN
+							      : DIGEST_SHA256_HEX_LEN))
+		return false;
+	digest_expected_many(e, &item, 1);
+	return digest_response_equals(in, item.hex);
 }
 
 int digest_secret_load_or_create(const char *path, uint8_t secret[DIGEST_SECRET_LEN])

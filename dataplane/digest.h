@@ -82,6 +82,25 @@ struct digest_response_input {
 bool digest_response_matches(struct digest_engine *e, const char *ha1,
 			     const struct digest_response_input *in);
 
+/* One response to work out in a group (digest_expected_many). */
+struct digest_expected {
+	const char *ha1;                         /* lower-case hex of in->algorithm */
+	const struct digest_response_input *in;
+	char hex[DIGEST_SHA256_HEX_LEN];         /* out: the response in must carry */
+};
+
+/* Writes items[i].hex, the response (lower-case hex, 32 or 64 chars) a
+ * request with items[i].in must carry for an account whose HA1 is
+ * items[i].ha1, for i < n. MD5 ones go through md5_x16 sixteen at a time
+ * where the CPU has AVX-512; the result is the same either way. in->response
+ * is not read. */
+void digest_expected_many(struct digest_engine *e, struct digest_expected *items, unsigned n);
+
+/* True when in->response is expected (as written by digest_expected_many),
+ * compared in constant time, hex case-insensitively. False for a response
+ * of the wrong length. */
+bool digest_response_equals(const struct digest_response_input *in, const char *expected);
+
 /* Reads the nonce secret from path, or creates it (mode 0600, from the
  * kernel's random source) when the file does not exist. Returns 0, or a
  * negative errno (unreadable file, short file, no randomness). */

@@ -342,6 +342,32 @@ static const struct sip_credentials *credentials_for(const struct sip_msg *msg,
 	return NULL;
 }
 
+/* The Digest input of cred in msg. Returns false for an algorithm we do
+ * not offer (neither MD5 nor SHA-256). */
+static bool digest_input_of(const struct sip_msg *msg, const struct sip_credentials *cred,
+			    struct digest_response_input *in)
+{
+	enum digest_algorithm alg;
+
+	if (!cred->algorithm.ptr || sip_slice_eq_lit_nocase(cred->algorithm, "MD5"))
+		alg = DIGEST_MD5;
+	else if (sip_slice_eq_lit_nocase(cred->algorithm, "SHA-256"))
+		alg = DIGEST_SHA256;
+	else
+		return false;
+	*in = (struct digest_response_input){
+		.algorithm = alg,
+		.method = msg->method_raw.ptr, .method_len = msg->method_raw.len,
+		.uri = cred->uri.ptr, .uri_len = cred->uri.len,
+		.nonce = cred->nonce.ptr, .nonce_len = cred->nonce.len,
+		.nc = cred->nc.ptr, .nc_len = cred->nc.len,
+		.cnonce = cred->cnonce.ptr, .cnonce_len = cred->cnonce.len,
+		.qop_auth = cred->qop.ptr != NULL,
+		.response = cred->response.ptr, .response_len = cred->response.len,
+	};
+	return true;
+}
+
 /* Digest check of step 3 for the request; account may be NULL (unknown
  * user: same challenge, same 403).  stage: NULL, or the request's stage
  * (its replay-cache key). */
@@ -375,12 +401,8 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 		return AUTH_REPLIED;
 	}
 
-	enum digest_algorithm alg;
-	if (!cred->algorithm.ptr || sip_slice_eq_lit_nocase(cred->algorithm, "MD5"))
-		alg = DIGEST_MD5;
-	else if (sip_slice_eq_lit_nocase(cred->algorithm, "SHA-256"))
-		alg = DIGEST_SHA256;
-	else {
+	struct digest_response_input in;
+	if (!digest_input_of(msg, cred, &in)) {
 		*action = challenge(r, msg, src, realm, now_s, false, out, out_cap, out_len);
 		return AUTH_REPLIED;
 	}
@@ -407,18 +429,12 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 		}
 		goto forbidden;
 	}
-	struct digest_response_input in = {
-		.algorithm = alg,
-		.method = msg->method_raw.ptr, .method_len = msg->method_raw.len,
-		.uri = cred->uri.ptr, .uri_len = cred->uri.len,
-		.nonce = cred->nonce.ptr, .nonce_len = cred->nonce.len,
-		.nc = cred->nc.ptr, .nc_len = cred->nc.len,
-		.cnonce = cred->cnonce.ptr, .cnonce_len = cred->cnonce.len,
-		.qop_auth = qop_auth,
-		.response = cred->response.ptr, .response_len = cred->response.len,
-	};
-	const char *ha1 = alg == DIGEST_MD5 ? account->ha1_md5 : account->ha1_sha256;
-	if (!digest_response_matches(r->digest, ha1, &in))
+	const char *ha1 = in.algorithm == DIGEST_MD5 ? account->ha1_md5 : account->ha1_sha256;
+	bool matches = stage && stage->has_expected && stage->digest_cred == cred &&
+				stage->expected_account == account
+		? digest_response_equals(&in, stage->expected)
+		: digest_response_matches(r->digest, ha1, &in);
+	if (!matches)
 		goto forbidden;
 	if (ns == DIGEST_NONCE_STALE) {
 		*action = challenge(r, msg, src, realm, now_s, true, out, out_cap, out_len);
@@ -579,6 +595,8 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	s->accounts = NULL;
 	s->has_account_key = false;
 	s->has_replay_key = false;
+	s->has_digest_in = false;
+	s->has_expected = false;
 	if (st != SIP_PARSE_OK || !msg->is_request || msg->method != SIP_METHOD_REGISTER ||
 	    to->user.len == 0 || !r->table || !aor_of(to, s->aor, &aor_len))
 		return;
@@ -589,8 +607,12 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	s->aor_hash = hash;
 	s->aor_len = (uint16_t)aor_len;
 	s->has_account_key = account_table_key(to->user.ptr, to->user.len, s->account_key);
-	cred = r->replay ? credentials_for(msg, realm) : NULL;
-	if (cred && cred->qop.ptr && cred->cnonce.len) {
+	cred = credentials_for(msg, realm);
+	if (cred && digest_input_of(msg, cred, &s->digest_in)) {
+		s->has_digest_in = true;
+		s->digest_cred = cred;
+	}
+	if (r->replay && cred && cred->qop.ptr && cred->cnonce.len) {
 		s->replay = replay_cache_key(r->replay, cred->nonce.ptr, cred->nonce.len,
 					     cred->cnonce.ptr, cred->cnonce.len);
 		s->has_replay_key = true;
@@ -628,6 +650,29 @@ void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stage
 			rte_prefetch0(found[j]);
 			rte_prefetch0(found[j]->ha1_md5);
 		}
+	}
+	/* the group's Digest responses at once (md5_x16) */
+	struct digest_expected expected[64];
+	uint32_t of[64], m = 0;
+	for (uint32_t j = 0; j < k; j++) {
+		struct registrar_stage *s = &stages[idx[j]];
+		if (!s->account || !s->has_digest_in)
+			continue;
+		expected[m] = (struct digest_expected){
+			.ha1 = s->digest_in.algorithm == DIGEST_MD5 ? s->account->ha1_md5
+								    : s->account->ha1_sha256,
+			.in = &s->digest_in,
+		};
+		of[m++] = idx[j];
+	}
+	if (m == 0)
+		return;
+	digest_expected_many(r->digest, expected, m);
+	for (uint32_t j = 0; j < m; j++) {
+		struct registrar_stage *s = &stages[of[j]];
+		memcpy(s->expected, expected[j].hex, sizeof(expected[j].hex));
+		s->expected_account = s->account;
+		s->has_expected = true;
 	}
 }
 

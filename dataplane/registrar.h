@@ -162,6 +162,14 @@ struct registrar_stage {
 	struct replay_key replay;
 	const struct sip_credentials *replay_cred; /* the credentials it was made of */
 	char account_key[ACCOUNT_TABLE_KEY_LEN];
+	/* The Digest response the request's credentials must carry for
+	 * `account`, worked out with the group's (md5_x16) */
+	bool has_digest_in;
+	bool has_expected;
+	const struct sip_credentials *digest_cred;  /* the credentials digest_in is of */
+	const struct store_account *expected_account; /* the account `expected` is for */
+	struct digest_response_input digest_in;
+	char expected[DIGEST_SHA256_HEX_LEN];
 };
 
 void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,

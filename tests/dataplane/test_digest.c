@@ -13,6 +13,7 @@
 
 #include "account_import.h"
 #include "digest.h"
+#include "md5_x16.h"
 
 #define S(x) x, sizeof(x) - 1
 
@@ -180,6 +181,96 @@ static void test_response_matches_reference_for_every_length_and_uri(void **stat
 	digest_engine_free(e);
 }
 
+/* Every lane count, lanes of different lengths (1 to 9 blocks, each
+ * padding boundary), against OpenSSL's MD5. */
+static void test_md5_x16_matches_openssl_for_every_lane_count_and_length(void **state)
+{
+	static uint8_t lanes[MD5_X16_LANES * MD5_X16_STRIDE];
+	uint8_t blocks[MD5_X16_LANES], out[MD5_X16_LANES][16], want[16];
+	size_t lens[MD5_X16_LANES];
+	uint32_t seed = 99;
+	unsigned n_md = 0;
+	(void)state;
+	if (!md5_x16_available())
+		skip();
+	for (int round = 0; round < 400; round++) {
+		unsigned n = 1 + (unsigned)round % MD5_X16_LANES;
+		for (unsigned i = 0; i < n; i++) {
+			uint8_t *msg = lanes + i * MD5_X16_STRIDE;
+			seed = seed * 1103515245u + 12345u;
+			lens[i] = round < 64 ? (size_t)(round * 9 + i) % 568 : (seed >> 8) % 568;
+			for (size_t j = 0; j < lens[i]; j++) {
+				seed = seed * 1103515245u + 12345u;
+				msg[j] = (uint8_t)(seed >> 16);
+			}
+			/* MD5 padding: 0x80, zeros, 64-bit little-endian bit count */
+			size_t total = (lens[i] + 9 + 63) / 64 * 64;
+			msg[lens[i]] = 0x80;
+			memset(msg + lens[i] + 1, 0, total - lens[i] - 1);
+			uint64_t bits = lens[i] * 8;
+			for (int b = 0; b < 8; b++)
+				msg[total - 8 + b] = (uint8_t)(bits >> (8 * b));
+			blocks[i] = (uint8_t)(total / 64);
+		}
+		md5_x16(lanes, blocks, n, out);
+		for (unsigned i = 0; i < n; i++) {
+			unsigned md_len = 0;
+			EVP_Digest(lanes + i * MD5_X16_STRIDE, lens[i], want, &md_len, EVP_md5(), NULL);
+			assert_memory_equal(out[i], want, 16);
+			n_md++;
+		}
+	}
+	assert_true(n_md > 3000);
+	/* counts outside the contract write nothing */
+	memset(out, 0xaa, sizeof(out));
+	blocks[0] = 0;
+	md5_x16(lanes, blocks, 1, out);
+	md5_x16(lanes, blocks, 17, out);
+	assert_int_equal(out[0][0], 0xaa);
+}
+
+/* A group of mixed MD5 and SHA-256 requests, some past the one-buffer
+ * limit, gives each the response RFC 7616 defines. */
+static void test_expected_many_equals_reference_for_mixed_groups(void **state)
+{
+	struct digest_engine *e = digest_engine_create(secret, 300);
+	enum { N = 41 };
+	static char cnonces[N][700];
+	static struct digest_response_input in[N];
+	struct digest_expected items[N];
+	char ha1[2][65], want[65];
+	(void)state;
+	memset(ha1[0], 'b', 32);
+	ha1[0][32] = '\0';
+	memset(ha1[1], 'c', 64);
+	ha1[1][64] = '\0';
+	for (int i = 0; i < N; i++) {
+		int alg = i % 5 == 4;
+		size_t n = i == 7 ? 650 : (size_t)(1 + i * 7);
+		memset(cnonces[i], 'a' + i % 26, n);
+		cnonces[i][n] = '\0';
+		in[i] = (struct digest_response_input){
+			.algorithm = alg ? DIGEST_SHA256 : DIGEST_MD5,
+			.method = S("REGISTER"), .uri = S("sip:sipreg.test"),
+			.nonce = S("nonce-2"), .nc = S("00000001"), .cnonce = cnonces[i],
+			.cnonce_len = n, .qop_auth = true,
+		};
+		items[i] = (struct digest_expected){ .ha1 = ha1[alg], .in = &in[i] };
+	}
+	digest_expected_many(e, items, N);
+	for (int i = 0; i < N; i++) {
+		reference_response(i % 5 == 4 ? EVP_sha256() : EVP_md5(), items[i].ha1, "REGISTER",
+				   "sip:sipreg.test", "nonce-2", cnonces[i], want);
+		assert_memory_equal(items[i].hex, want, strlen(want));
+		in[i].response = want;
+		in[i].response_len = strlen(want);
+		assert_true(digest_response_equals(&in[i], items[i].hex));
+		in[i].response_len--;
+		assert_false(digest_response_equals(&in[i], items[i].hex));
+	}
+	digest_engine_free(e);
+}
+
 static void test_nonce_older_than_validity_is_stale(void **state)
 {
 	struct digest_engine *e = digest_engine_create(secret, 300);
@@ -242,6 +333,8 @@ int main(void)
 		cmocka_unit_test(test_nonce_verifies_for_its_source_and_realm_only),
 		cmocka_unit_test(test_nonce_mac_is_hmac_sha256_for_every_realm_length),
 		cmocka_unit_test(test_response_matches_reference_for_every_length_and_uri),
+		cmocka_unit_test(test_md5_x16_matches_openssl_for_every_lane_count_and_length),
+		cmocka_unit_test(test_expected_many_equals_reference_for_mixed_groups),
 		cmocka_unit_test(test_nonce_older_than_validity_is_stale),
 		cmocka_unit_test(test_forged_or_malformed_nonce_is_invalid),
 		cmocka_unit_test(test_secret_is_created_once_and_kept),

@@ -753,6 +753,39 @@ static void test_staged_account_is_used_unless_its_table_was_replaced(void **sta
 	assert_status("SIP/2.0 200 ");
 }
 
+/* A group's Digest responses are worked out together in its stages
+ * (md5_x16 where the CPU has it) and decide each request: the right
+ * password passes, a wrong one does not, and the stage's answer is the
+ * one used. */
+static void test_group_digests_decide_each_request(void **state)
+{
+	static struct sip_msg msg[3];
+	static char texts[3][4096], auth[600];
+	static const char *const password[3] = { "secret-a", "wrong", "secret-a" };
+	static const char *const call_id[3] = { "gd-1", "gd-2", "gd-3" };
+	struct registrar_stage s[3];
+	char nonce[DIGEST_NONCE_LEN + 1];
+
+	(void)state;
+	nonce_for(&phone, NOW, nonce);
+	for (int i = 0; i < 3; i++) {
+		authorization(auth, sizeof(auth), "alice", password[i], nonce, 1, call_id[i]);
+		snprintf(texts[i], sizeof(texts[i]), "%s", register_msg("alice", REALM, call_id[i], 1, auth));
+		assert_int_equal(sip_parse(texts[i], (uint32_t)strlen(texts[i]), &msg[i]), SIP_PARSE_OK);
+		registrar_stage_begin(&reg, &msg[i], SIP_PARSE_OK, &s[i]);
+	}
+	registrar_stage_accounts(&reg, s, 3);
+	for (int i = 0; i < 3; i++)
+		assert_true(s[i].has_expected);
+	assert_int_equal(handle_with_stage(texts[0], &msg[0], &s[0]), REGISTRAR_REPLY);
+	assert_status("SIP/2.0 200 ");
+	assert_int_equal(handle_with_stage(texts[1], &msg[1], &s[1]), REGISTRAR_REPLY);
+	assert_status("SIP/2.0 403 ");
+	s[2].expected[0] = s[2].expected[0] == '0' ? '1' : '0';
+	assert_int_equal(handle_with_stage(texts[2], &msg[2], &s[2]), REGISTRAR_REPLY);
+	assert_status("SIP/2.0 403 ");
+}
+
 /* A checkpoint so far behind that a request's events might not fit the
  * ring: 503, nothing applied (a change it never sees would be lost). */
 static void test_full_event_ring_is_503_and_changes_nothing(void **state)
@@ -826,6 +859,7 @@ int main(void)
 		T(test_only_register_200_is_marked_as_stating_bindings),
 		T(test_stage_names_the_aor_account_and_replay_key_of_owned_registers),
 		T(test_staged_account_is_used_unless_its_table_was_replaced),
+		T(test_group_digests_decide_each_request),
 		T(test_full_event_ring_is_503_and_changes_nothing),
 #undef T
 	};
