@@ -646,8 +646,10 @@ void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stage
 		s->accounts = t;
 		s->account = found[j];
 		if (found[j]) {
-			/* auth mode up front, the HA1s two lines on */
+			/* auth mode up front, the account name (each new
+			 * binding records it) a line on, the HA1s two more */
 			rte_prefetch0(found[j]);
+			rte_prefetch0(found[j]->account);
 			rte_prefetch0(found[j]->ha1_md5);
 		}
 	}
