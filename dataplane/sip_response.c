@@ -70,22 +70,6 @@ static void append_host_port(struct response_writer *w, struct sip_slice host, b
 	}
 }
 
-/* The position of a bare "rport" parameter (no value) in a Via's
- * parameter list, or NULL. */
-static const char *find_bare_rport(struct sip_slice params)
-{
-	const char *p = params.ptr, *end = params.ptr + params.len;
-
-	while (p && p + 5 <= end) {
-		if (strncasecmp(p, "rport", 5) == 0 && (p + 5 == end || p[5] == ';' || p[5] == ' '))
-			return p;
-		p = memchr(p, ';', (size_t)(end - p));
-		if (p)
-			p++;
-	}
-	return NULL;
-}
-
 /* Appends a parameter list with its leading ';' (the parser's slice may
  * or may not start with it). */
 static void append_params(struct response_writer *w, struct sip_slice params)
@@ -124,7 +108,7 @@ static void append_via(struct response_writer *w, const struct sip_via *via, boo
 	 * appends of sip_response.h: 3.6k ->
 	 * 1.6k instructions per response on perf/bench-pipeline). */
 	const char *rport = via->has_rport && !via->rport_has_value && !via->received.ptr
-				    ? find_bare_rport(via->params) : NULL;
+				    ? via->rport_name.ptr : NULL;
 	if (!via->has_rport && !via->received.ptr) {
 		append_params(w, via->params);
 	} else if (rport) {

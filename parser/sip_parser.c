@@ -446,6 +446,7 @@ static bool parse_via(const char *p, const char *end, const char *lim, struct si
 	v->received = none;
 	v->has_rport = false;
 	v->rport_has_value = false;
+	v->rport_name = (struct sip_slice){ NULL, 0 };
 	v->rport = 0;
 	v->params = none;
 	const char *q;
@@ -520,6 +521,7 @@ static bool parse_via(const char *p, const char *end, const char *lim, struct si
 			v->received = val;
 		} else if (n.len == 5 && sip_eq_token_lower(n.ptr, "rport", 5)) {
 			v->has_rport = true;
+			v->rport_name = n;
 			if (val.ptr != NULL) {
 				if (sip_scan_port(val.ptr, val.ptr + val.len, &v->rport) != val.ptr + val.len)
 					return false;

@@ -167,6 +167,7 @@ struct sip_via {
 	bool has_rport;              /* ";rport" present, with or without value */
 	bool rport_has_value;
 	uint16_t rport;
+	struct sip_slice rport_name; /* the rport parameter's name, where a value goes */
 	struct sip_slice params;     /* every parameter, from the first ';' (included) */
 };
 
