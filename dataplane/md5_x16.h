@@ -5,7 +5,9 @@
  * instruction of its own, and OpenSSL's one-message block function was
  * 8.9 % of perf/bench-pipeline's authenticated registrations (perf record,
  * 3 blocks per REGISTER at ~200 cycles each). Sixteen 32-bit lanes of a
- * 512-bit register run sixteen messages through the same 64 steps.
+ * 512-bit register run sixteen messages through the same 64 steps: the
+ * bench went from ~395 k to ~413 k authenticated registrations/s (1 M
+ * users, one core, hugepages), md5_x16 at 1.7 % of its profile.
  */
 #ifndef SIPREG_MD5_X16_H
 #define SIPREG_MD5_X16_H
