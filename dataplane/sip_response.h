@@ -25,7 +25,7 @@ struct response_writer {
 	char *buf;
 	size_t cap;
 	size_t len;
-	bool overflow;                /* something did not fit: do not send */
+	bool overflow;                /* something did not fit: do not send (cap is len then) */
 };
 
 /* Starts a response: the status line, then the request's Via headers (the
@@ -79,16 +79,24 @@ static inline void response_copy(char *d, const char *s, size_t n)
 	}
 }
 
+/* Marks w failed: nothing more is appended and it is not sent. The
+ * capacity shrinks to what is written, so the appends need one check. */
+static inline void response_fail(struct response_writer *w)
+{
+	w->overflow = true;
+	w->cap = w->len;
+}
+
 /* Appends raw bytes / a NUL-terminated string / a slice / a decimal. On
- * overflow sets w->overflow and appends nothing more. Inline: a response
- * is ~50 small appends, and a call per append was most of its cost
- * (callgrind, perf/bench-pipeline). */
+ * overflow fails w (response_fail). Inline: a response is ~50 small
+ * appends, and a call per append was most of its cost (callgrind,
+ * perf/bench-pipeline). */
 static inline void response_append(struct response_writer *w, const char *s, size_t n)
 {
 	if (n == 0)
 		return;          /* absent slices have ptr NULL */
-	if (w->overflow || n > w->cap - w->len) {
-		w->overflow = true;
+	if (n > w->cap - w->len) {
+		response_fail(w);
 		return;
 	}
 	response_copy(w->buf + w->len, s, n);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "sip_response.h"
 
 /* Every length a copy can have, at every offset: exactly n bytes land,
@@ -76,12 +78,71 @@ static void test_append_past_capacity_sets_overflow_and_writes_nothing(void **st
 	assert_int_equal(response_finish(&w), -1);
 }
 
+/* The source address as inet_ntop writes it, for every octet value in
+ * every position. */
+static void test_source_ip_text_equals_inet_ntop(void **state)
+{
+	char buf[64], want[INET_ADDRSTRLEN];
+
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		struct sip_source src = { .ip_version = 4,
+					  .addr = { (uint8_t)v, (uint8_t)(255 - v), (uint8_t)(v / 2),
+						    (uint8_t)(v * 7) } };
+		struct response_writer w = { buf, sizeof(buf), 0, false };
+		response_append_source_ip(&w, &src);
+		assert_non_null(inet_ntop(AF_INET, src.addr, want, sizeof(want)));
+		assert_int_equal(w.len, strlen(want));
+		assert_memory_equal(buf, want, w.len);
+	}
+}
+
+/* A request without a To tag gets one made from its Call-ID: the same
+ * for a retransmission, another for another Call-ID. */
+static void test_to_tag_follows_the_call_id(void **state)
+{
+	static struct sip_msg msg;
+	static char text[1024], out[2][2048];
+	char tags[41][17];
+	struct sip_source src = { .ip_version = 4, .addr = { 192, 0, 2, 1 }, .port = 5060 };
+
+	(void)state;
+	for (int i = 0; i <= 40; i++) {
+		char call_id[64];
+		memset(call_id, 'a', sizeof(call_id));
+		call_id[i + 1] = '\0';
+		call_id[i / 2] = 'b';
+		int n = snprintf(text, sizeof(text),
+				 "REGISTER sip:sipreg.test SIP/2.0\r\n"
+				 "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n"
+				 "From: <sip:u@sipreg.test>;tag=1\r\nTo: <sip:u@sipreg.test>\r\n"
+				 "Call-ID: %s\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n", call_id);
+		assert_int_equal(sip_parse(text, (size_t)n, &msg), SIP_PARSE_OK);
+		for (int k = 0; k < 2; k++) {
+			struct response_writer w;
+			response_begin(&w, out[k], sizeof(out[k]), 200, "OK", &msg, &src);
+			assert_true(response_finish(&w) > 0);
+		}
+		assert_string_equal(out[0], out[1]);
+		const char *tag = strstr(out[0], "\r\nTo: <sip:u@sipreg.test>;tag=");
+		assert_non_null(tag);
+		tag += strlen("\r\nTo: <sip:u@sipreg.test>;tag=");
+		assert_int_equal(strspn(tag, "0123456789abcdef"), 16);
+		memcpy(tags[i], tag, 16);
+		tags[i][16] = '\0';
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(tags[i], tags[j]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_writes_exactly_n_bytes),
 		cmocka_unit_test(test_u32_formats_every_digit_count),
 		cmocka_unit_test(test_append_past_capacity_sets_overflow_and_writes_nothing),
+		cmocka_unit_test(test_source_ip_text_equals_inet_ntop),
+		cmocka_unit_test(test_to_tag_follows_the_call_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
