@@ -33,7 +33,8 @@ struct account_table *account_table_from_array(const struct store_account *accou
 const struct store_account *account_table_find(const struct account_table *t,
 					       const char *user, size_t user_len);
 
-/* The lookup key of user: zero-padded to ACCOUNT_TABLE_KEY_LEN bytes.
+/* The lookup key of user: zero-padded to ACCOUNT_TABLE_KEY_LEN bytes, into
+ * an 8-byte aligned key (the table hashes it 8 bytes at a time).
  * false (key untouched) when user is empty or longer than a username. */
 #define ACCOUNT_TABLE_KEY_LEN STORE_ACCOUNT_NAME_MAX
 bool account_table_key(const char *user, size_t user_len, char key[ACCOUNT_TABLE_KEY_LEN]);

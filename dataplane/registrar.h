@@ -161,7 +161,7 @@ struct registrar_stage {
 	bool has_replay_key;
 	struct replay_key replay;
 	const struct sip_credentials *replay_cred; /* the credentials it was made of */
-	char account_key[ACCOUNT_TABLE_KEY_LEN];
+	_Alignas(8) char account_key[ACCOUNT_TABLE_KEY_LEN];  /* hashed 8 bytes at a time */
 	/* The Digest response the request's credentials must carry for
 	 * `account`, worked out with the group's (md5_x16) */
 	bool has_digest_in;
