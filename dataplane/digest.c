@@ -18,6 +18,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "digest.h"
 
+#include "copy_short.h"
 #include "md5_x16.h"
 
 #include <errno.h>
@@ -77,16 +78,19 @@ static int hex_value(char c)
 
 /* Pads the message of len bytes at buf (cap >= len + 72) for MD5 or
  * SHA-256, as if `before` bytes had been hashed ahead of it; returns the
- * padded length, a multiple of HASH_BLOCK. */
+ * padded length, a multiple of HASH_BLOCK. The zeros are one fixed-size
+ * store and the bit count one 8-byte store. */
 static size_t pad_message(uint8_t *buf, size_t len, uint64_t before, bool big_endian)
 {
 	size_t total = (len + 9 + HASH_BLOCK - 1) & ~(size_t)(HASH_BLOCK - 1);
 	uint64_t bits = (before + len) * 8;
+	uint8_t count[8];
 
 	buf[len] = 0x80;
-	memset(buf + len + 1, 0, total - len - 9);
+	memset(buf + len + 1, 0, HASH_BLOCK);   /* total - 8 <= len + 64 */
 	for (int i = 0; i < 8; i++)
-		buf[total - 8 + i] = (uint8_t)(bits >> (big_endian ? 56 - 8 * i : 8 * i));
+		count[i] = (uint8_t)(bits >> (big_endian ? 56 - 8 * i : 8 * i));
+	memcpy(buf + total - 8, count, 8);
 	return total;
 }
 
@@ -245,7 +249,7 @@ static size_t assemble(const char *const parts[], const size_t lens[], int n, ui
 	for (int i = 0; i < n; i++) {
 		if (lens[i] > ONESHOT_MAX - len)
 			return SIZE_MAX;
-		memcpy(msg + len, parts[i], lens[i]);
+		copy_short((char *)msg + len, parts[i], lens[i]);
 		len += lens[i];
 	}
 	return len;

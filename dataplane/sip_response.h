@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "copy_short.h"
 #include "sip_parser.h"
 
 struct sip_source {
@@ -43,42 +44,6 @@ void response_begin(struct response_writer *w, char *buf, size_t cap, unsigned c
 bool response_begin_raw(struct response_writer *w, char *buf, size_t cap, unsigned code,
 			const char *reason, const char *payload, size_t len);
 
-/* Copies n (w..2w) bytes as the first and the last w; w is a constant
- * (4, 8, 16) at every call, so each memcpy is one load or store. Always
- * inlined: left to GCC it was not, each memcpy became a libc call, and
- * perf/bench-pipeline lost 12 %. */
-static inline __attribute__((always_inline)) void
-response_copy_ends(char *d, const char *s, size_t n, size_t w)
-{
-	char head[16], tail[16];
-
-	memcpy(head, s, w);
-	memcpy(tail, s + n - w, w);
-	memcpy(d, head, w);
-	memcpy(d + n - w, tail, w);
-}
-
-/* Copies n bytes with at most two overlapping loads and stores per size
- * class, inline: the appends are short and of varying length, and a libc
- * memcpy call for each cost ~460 instructions a response (callgrind,
- * perf/bench-pipeline). Longer copies still go to memcpy. */
-static inline void response_copy(char *d, const char *s, size_t n)
-{
-	if (n > 32)
-		memcpy(d, s, n);
-	else if (n >= 16)
-		response_copy_ends(d, s, n, 16);
-	else if (n >= 8)
-		response_copy_ends(d, s, n, 8);
-	else if (n >= 4)
-		response_copy_ends(d, s, n, 4);
-	else if (n) {
-		d[0] = s[0];
-		d[n / 2] = s[n / 2];
-		d[n - 1] = s[n - 1];
-	}
-}
-
 /* Marks w failed: nothing more is appended and it is not sent. The
  * capacity shrinks to what is written, so the appends need one check. */
 static inline void response_fail(struct response_writer *w)
@@ -99,7 +64,7 @@ static inline void response_append(struct response_writer *w, const char *s, siz
 		response_fail(w);
 		return;
 	}
-	response_copy(w->buf + w->len, s, n);
+	copy_short(w->buf + w->len, s, n);
 	w->len += n;
 }
 

@@ -13,7 +13,7 @@
 
 /* Every length a copy can have, at every offset: exactly n bytes land,
  * nothing around them changes. */
-static void test_copy_writes_exactly_n_bytes(void **state)
+static void test_copy_short_writes_exactly_n_bytes(void **state)
 {
 	char src[128], dst[160], want[160];
 
@@ -25,7 +25,7 @@ static void test_copy_writes_exactly_n_bytes(void **state)
 			memset(dst, '.', sizeof(dst));
 			memset(want, '.', sizeof(want));
 			memcpy(want + at, src + at, n);
-			response_copy(dst + at, src + at, n);
+			copy_short(dst + at, src + at, n);
 			assert_memory_equal(dst, want, sizeof(dst));
 		}
 	}
@@ -138,7 +138,7 @@ static void test_to_tag_follows_the_call_id(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_copy_writes_exactly_n_bytes),
+		cmocka_unit_test(test_copy_short_writes_exactly_n_bytes),
 		cmocka_unit_test(test_u32_formats_every_digit_count),
 		cmocka_unit_test(test_append_past_capacity_sets_overflow_and_writes_nothing),
 		cmocka_unit_test(test_source_ip_text_equals_inet_ntop),
