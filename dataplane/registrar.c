@@ -105,6 +105,8 @@ static void two_digits(char *p, unsigned v)
  * poll core takes no locks. Days to civil date: H. Hinnant's algorithm. */
 static void refresh_date(struct registrar *r, int64_t now_s)
 {
+	if (r->date_s == now_s)
+		return;
 	static const char days[] = "ThuFriSatSunMonTueWed";   /* 1970-01-01 was a Thursday */
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	int64_t z = now_s / 86400 + 719468, secs = now_s % 86400;
@@ -117,8 +119,6 @@ static void refresh_date(struct registrar *r, int64_t now_s)
 	unsigned year = (unsigned)(yoe + era * 400 + (month <= 2));
 	char *p = r->date;
 
-	if (r->date_s == now_s)
-		return;
 	memcpy(p, days + 3 * ((now_s / 86400) % 7), 3);
 	memcpy(p + 3, ", ", 2);
 	two_digits(p + 5, day);
@@ -235,10 +235,13 @@ static bool aor_of(const struct sip_uri *to, char *out, size_t *len)
 	if (*len > AOR_MAX)
 		return false;
 	memcpy(out, "sip:", 4);
-	memcpy(out + 4, to->user.ptr, to->user.len);
+	copy_short(out + 4, to->user.ptr, to->user.len);
 	out[4 + to->user.len] = '@';
-	for (uint32_t i = 0; i < to->host.len; i++)
-		out[5 + to->user.len + i] = (char)tolower((unsigned char)to->host.ptr[i]);
+	/* ASCII only, without the locale lookup of tolower(): host names are */
+	for (uint32_t i = 0; i < to->host.len; i++) {
+		char c = to->host.ptr[i];
+		out[5 + to->user.len + i] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c;
+	}
 	return true;
 }
 
