@@ -76,6 +76,21 @@ static int hex_value(char c)
 	return -1;
 }
 
+/* Constant-time comparison of n bytes (a multiple of 8), 8 at a time:
+ * CRYPTO_memcmp goes byte by byte (0.7 % of perf/bench-pipeline). */
+static bool equal_in_constant_time(const char *a, const char *b, size_t n)
+{
+	uint64_t diff = 0;
+
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		diff |= x ^ y;
+	}
+	return diff == 0;
+}
+
 /* Pads the message of len bytes at buf (cap >= len + 72) for MD5 or
  * SHA-256, as if `before` bytes had been hashed ahead of it; returns the
  * padded length, a multiple of HASH_BLOCK. The zeros are one fixed-size
@@ -206,7 +221,7 @@ enum digest_nonce_status digest_nonce_check(struct digest_engine *e, uint32_t no
 	}
 	if (nonce_mac_hex(e, nonce, src, realm, realm_len, expected) != 0)
 		return DIGEST_NONCE_INVALID;
-	if (CRYPTO_memcmp(expected, nonce + NONCE_TS_HEX, NONCE_MAC_HEX) != 0)
+	if (!equal_in_constant_time(expected, nonce + NONCE_TS_HEX, NONCE_MAC_HEX))
 		return DIGEST_NONCE_INVALID;
 	/* A few seconds of clock step back is tolerated; more is forgery. */
 	if (ts > now_s + 5)
