@@ -254,18 +254,14 @@ sort_changes(struct bindings_batch *b)
 	}
 }
 
-int
-bindings_batch_apply(struct bindings_batch *b, MDB_txn *txn, MDB_dbi dbi)
+static int
+apply(struct bindings_batch *b, MDB_txn *txn, MDB_dbi dbi)
 {
 	struct store_binding_value_header hdr = { .version = STORE_RECORD_VERSION };
 	MDB_cursor *cur;
 	uint32_t n = b->n;
 	int rc;
 
-	/* Nothing to write (sorted may not even be allocated yet: qsort_r
-	 * must not see NULL, UBSan). */
-	if (n == 0)
-		return 0;
 	sort_changes(b);
 	rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc != 0)
@@ -293,4 +289,25 @@ bindings_batch_apply(struct bindings_batch *b, MDB_txn *txn, MDB_dbi dbi)
 	}
 	mdb_cursor_close(cur);
 	return rc;
+}
+
+int
+bindings_batch_commit(struct bindings_batch *b, MDB_env *env, MDB_dbi dbi)
+{
+	MDB_txn *txn;
+	int rc;
+
+	/* Nothing to write (sorted may not even be allocated yet: qsort_r
+	 * must not see NULL, UBSan). */
+	if (b->n == 0)
+		return 0;
+	rc = mdb_txn_begin(env, NULL, 0, &txn);
+	if (rc != 0)
+		return rc;
+	rc = apply(b, txn, dbi);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
 }

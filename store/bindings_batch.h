@@ -5,7 +5,7 @@
  * The checkpoint collects the changes of many commit windows into one batch
  * (history is the write-ahead log, checkpoint.h), and recovery collects the
  * history records a crash left unapplied; both write through
- * bindings_batch_apply.  The batch copies what it is given, so the events may
+ * bindings_batch_commit.  The batch copies what it is given, so the events may
  * leave their ring right after bindings_batch_add.
  *
  * One thread at a time.  Memory grows with the batch (malloc: the checkpoint
@@ -43,12 +43,13 @@ uint32_t bindings_batch_count(const struct bindings_batch *b);
 void bindings_batch_truncate(struct bindings_batch *b, uint32_t count);
 
 /*
- * Write the batch into dbi inside txn: sorted by key, the last change of each
- * binding only (a put, or a delete for removals; deleting a missing key is
- * not an error).  The batch is left as it was: clear it once txn commits.
- * Returns 0 or an LMDB error code (the txn must then be aborted).
+ * Write the batch into dbi of env in one write transaction, committed:
+ * sorted by key, the last change of each binding only (a put, or a delete
+ * for removals; deleting a missing key is not an error).  The batch is left
+ * as it was: clear it after a success.  An empty batch writes nothing.
+ * Returns 0 or an LMDB error code (nothing was written).
  */
-int bindings_batch_apply(struct bindings_batch *b, MDB_txn *txn, MDB_dbi dbi);
+int bindings_batch_commit(struct bindings_batch *b, MDB_env *env, MDB_dbi dbi);
 
 void bindings_batch_clear(struct bindings_batch *b);
 

@@ -421,18 +421,10 @@ flush(struct checkpoint *cp, bool force_mark)
 {
 	uint32_t n = bindings_batch_count(cp->pending);
 	int64_t now_ms = monotonic_ms();
-	MDB_txn *txn;
 	int rc = 0;
 
 	if (n > 0) {
-		rc = mdb_txn_begin(cp->lmdb->bindings, NULL, 0, &txn);
-		if (rc == 0) {
-			rc = bindings_batch_apply(cp->pending, txn, cp->lmdb->bindings_dbi);
-			if (rc == 0)
-				rc = mdb_txn_commit(txn);
-			else
-				mdb_txn_abort(txn);
-		}
+		rc = bindings_batch_commit(cp->pending, cp->lmdb->bindings, cp->lmdb->bindings_dbi);
 		if (rc != 0) {
 			count_error(cp, rc, cp->lmdb->bindings);
 			return -rc;

@@ -110,16 +110,8 @@ replay_history(struct store_lmdb *l, int64_t now_s, uint64_t *replayed)
 		mdb_cursor_close(cur);   /* read-only txns do not free their cursors */
 	mdb_txn_abort(txn);
 	*replayed = bindings_batch_count(batch);
-	if (rc == 0 && *replayed > 0) {
-		rc = mdb_txn_begin(store_lmdb_bindings_env(l), NULL, 0, &txn);
-		if (rc == 0) {
-			rc = bindings_batch_apply(batch, txn, store_lmdb_bindings_dbi(l));
-			if (rc == 0)
-				rc = mdb_txn_commit(txn);
-			else
-				mdb_txn_abort(txn);
-		}
-	}
+	if (rc == 0)
+		rc = bindings_batch_commit(batch, store_lmdb_bindings_env(l), store_lmdb_bindings_dbi(l));
 	bindings_batch_destroy(batch);
 	if (rc == 0 && last_seq != mark.applied_seq) {
 		mark.applied_seq = last_seq;

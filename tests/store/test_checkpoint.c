@@ -659,9 +659,8 @@ test_a_bindings_batch_writes_the_highest_order_of_each_binding(void **state)
 	bindings_batch_truncate(b, 303);
 	assert_int_equal(bindings_batch_count(b), 303);
 
-	assert_int_equal(mdb_txn_begin(store_lmdb_bindings_env(f->lmdb), NULL, 0, &txn), 0);
-	assert_int_equal(bindings_batch_apply(b, txn, store_lmdb_bindings_dbi(f->lmdb)), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(bindings_batch_commit(b, store_lmdb_bindings_env(f->lmdb),
+					       store_lmdb_bindings_dbi(f->lmdb)), 0);
 	assert_int_equal(bindings_records(f), 299);      /* c1 removed, "late" dropped */
 
 	make_event(&ev, STORE_EVENT_REFRESHED, aor, "sip:c0@198.18.0.1", 7);
