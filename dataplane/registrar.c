@@ -433,7 +433,7 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 		goto forbidden;
 	}
 	const char *ha1 = in.algorithm == DIGEST_MD5 ? account->ha1_md5 : account->ha1_sha256;
-	bool matches = stage && stage->has_expected && stage->digest_cred == cred &&
+	bool matches = stage && stage->has_expected && stage->cred == cred &&
 				stage->expected_account == account
 		? digest_response_equals(&in, stage->expected)
 		: digest_response_matches(r->digest, ha1, &in);
@@ -447,7 +447,7 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 	if (qop_auth) {
 		/* the stage's key, if it was made of these credentials (a
 		 * reload may have changed the realm since) */
-		struct replay_key key = stage && stage->has_replay_key && stage->replay_cred == cred
+		struct replay_key key = stage && stage->has_replay_key && stage->cred == cred
 			? stage->replay
 			: replay_cache_key(r->replay, cred->nonce.ptr, cred->nonce.len,
 					   cred->cnonce.ptr, cred->cnonce.len);
@@ -596,6 +596,7 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 
 	s->aor_hash = 0;
 	s->accounts = NULL;
+	s->cred = NULL;
 	s->has_account_key = false;
 	s->has_replay_key = false;
 	s->has_digest_in = false;
@@ -610,16 +611,13 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	s->aor_hash = hash;
 	s->aor_len = (uint16_t)aor_len;
 	s->has_account_key = account_table_key(to->user.ptr, to->user.len, s->account_key);
-	cred = credentials_for(msg, realm);
-	if (cred && digest_input_of(msg, cred, &s->digest_in)) {
+	s->cred = cred = credentials_for(msg, realm);
+	if (cred && digest_input_of(msg, cred, &s->digest_in))
 		s->has_digest_in = true;
-		s->digest_cred = cred;
-	}
 	if (r->replay && cred && cred->qop.ptr && cred->cnonce.len) {
 		s->replay = replay_cache_key(r->replay, cred->nonce.ptr, cred->nonce.len,
 					     cred->cnonce.ptr, cred->cnonce.len);
 		s->has_replay_key = true;
-		s->replay_cred = cred;
 		replay_cache_prefetch(r->replay, s->replay);
 	}
 }

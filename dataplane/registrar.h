@@ -157,16 +157,18 @@ struct registrar_stage {
 	char aor[REGISTRAR_AOR_MAX];             /* sip:user@host of To, host lower-cased */
 	const struct account_table *accounts;    /* table of `account`; NULL: not looked up */
 	const struct store_account *account;     /* NULL: no such user */
+	/* the Digest credentials for the realm at staging time (a reload may
+	 * change it before the answer): the replay key and the Digest
+	 * response below are of these; NULL: none */
+	const struct sip_credentials *cred;
 	bool has_account_key;
 	bool has_replay_key;
 	struct replay_key replay;
-	const struct sip_credentials *replay_cred; /* the credentials it was made of */
 	_Alignas(8) char account_key[ACCOUNT_TABLE_KEY_LEN];  /* hashed 8 bytes at a time */
 	/* The Digest response the request's credentials must carry for
 	 * `account`, worked out with the group's (md5_x16) */
 	bool has_digest_in;
 	bool has_expected;
-	const struct sip_credentials *digest_cred;  /* the credentials digest_in is of */
 	const struct store_account *expected_account; /* the account `expected` is for */
 	struct digest_response_input digest_in;
 	char expected[DIGEST_SHA256_HEX_LEN];

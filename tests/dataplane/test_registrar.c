@@ -697,7 +697,7 @@ static void test_stage_names_the_aor_account_and_replay_key_of_owned_registers(v
 	assert_true(s[0].aor_hash == store_aor_hash("sip:alice@" REALM, strlen("sip:alice@" REALM)));
 	assert_true(s[0].has_account_key);
 	assert_true(s[0].has_replay_key);
-	assert_ptr_equal(s[0].replay_cred, &msg.authorization[0]);
+	assert_ptr_equal(s[0].cred, &msg.authorization[0]);
 	assert_true(s[0].replay.key == replay_cache_key(reg.replay, nonce, strlen(nonce), "st-1", 4).key);
 	text = register_msg("zorro", REALM, "st-2", 1, "");
 	static struct sip_msg unknown;
