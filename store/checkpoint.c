@@ -399,6 +399,13 @@ count_error(struct checkpoint *cp, int rc, MDB_env *env)
 		grow_map(env);
 }
 
+/* The replay bound for events from at_s on: REPLAY_SLACK_S earlier. */
+static int64_t
+replay_bound(int64_t at_s)
+{
+	return at_s > REPLAY_SLACK_S ? at_s - REPLAY_SLACK_S : 0;
+}
+
 /* replay_from_s for a mark after an apply: the oldest of the rings' heads
  * (not yet taken) and the newest applied event.  An event older than that
  * still to come gets a new mark (run_once). */
@@ -413,7 +420,7 @@ replay_from(struct checkpoint *cp)
 		if (event_ring_peek_at(cp->rings[r], 0, &ev, 1) == 1 && ev->at_s < from)
 			from = ev->at_s;
 	}
-	return from > REPLAY_SLACK_S ? from - REPLAY_SLACK_S : 0;
+	return replay_bound(from);
 }
 
 static int
@@ -544,7 +551,7 @@ checkpoint_run_once(struct checkpoint *cp, int64_t now_s)
 			 * bound first (rare: see REPLAY_SLACK_S) */
 			struct store_applied_mark mark = {
 				.applied_seq = cp->applied_seq,
-				.replay_from_s = min_at_s > REPLAY_SLACK_S ? min_at_s - REPLAY_SLACK_S : 0,
+				.replay_from_s = replay_bound(min_at_s),
 			};
 
 			rc = store_applied_mark_write(cp->lmdb, &mark);
