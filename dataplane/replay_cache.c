@@ -104,11 +104,3 @@ enum replay_verdict replay_cache_check_key(struct replay_cache *c, struct replay
 					 .nc = nc, .request_hash = request_hash };
 	return REPLAY_NEW;
 }
-
-enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce, size_t nonce_len,
-				       const char *cnonce, size_t cnonce_len, uint32_t nc,
-				       uint32_t request_hash, uint32_t now_s)
-{
-	return replay_cache_check_key(c, replay_cache_key(c, nonce, nonce_len, cnonce, cnonce_len),
-				      nc, request_hash, now_s);
-}

@@ -34,18 +34,9 @@ enum replay_verdict {
 	REPLAY_REPLAYED,          /* nc not higher, from another request: refuse */
 };
 
-/* Checks (nonce, cnonce, nc) of a request whose Call-ID, CSeq and top Via
- * branch hash to request_hash. A higher nc than recorded is new and is
- * recorded with request_hash. nc is the 8-hex-digit nonce count already
- * converted to a number. */
-enum replay_verdict replay_cache_check(struct replay_cache *c, const char *nonce, size_t nonce_len,
-				       const char *cnonce, size_t cnonce_len, uint32_t nc,
-				       uint32_t request_hash, uint32_t now_s);
-
-/* The same in two steps, so the set can be loaded while other requests are
- * worked on (the worker's staging): the key of (nonce, cnonce) and its set,
- * a prefetch of that set, and the check.  replay_cache_check_key(c,
- * replay_cache_key(c, ...), ...) is replay_cache_check(c, ...). */
+/* The key of (nonce, cnonce) and its set, computed while the request is
+ * staged (the worker's staging), so the set can be prefetched and loaded
+ * while other requests are worked on. */
 struct replay_key {
 	uint64_t key;
 	uint32_t set;
@@ -54,6 +45,11 @@ struct replay_key {
 struct replay_key replay_cache_key(const struct replay_cache *c, const char *nonce,
 				   size_t nonce_len, const char *cnonce, size_t cnonce_len);
 void replay_cache_prefetch(const struct replay_cache *c, struct replay_key k);
+
+/* Checks (nonce, cnonce, nc), by the key of (nonce, cnonce), of a request
+ * whose Call-ID, CSeq and top Via branch hash to request_hash. A higher nc
+ * than recorded is new and is recorded with request_hash. nc is the
+ * 8-hex-digit nonce count already converted to a number. */
 enum replay_verdict replay_cache_check_key(struct replay_cache *c, struct replay_key k, uint32_t nc,
 					   uint32_t request_hash, uint32_t now_s);
 

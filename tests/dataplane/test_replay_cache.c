@@ -32,7 +32,8 @@ static void test_new_replayed_retransmitted_and_higher_nc(void **state)
 	assert_int_equal(replay_cache_check_key(cache, k, 2, 333, 1002), REPLAY_NEW);
 	assert_int_equal(replay_cache_check_key(cache, k, 1, 444, 1002), REPLAY_REPLAYED);
 	/* another cnonce of the same nonce is its own entry */
-	assert_int_equal(replay_cache_check(cache, "nonce-a", 7, "cnonce-b", 8, 1, 555, 1003),
+	assert_int_equal(replay_cache_check_key(cache, replay_cache_key(cache, "nonce-a", 7, "cnonce-b", 8),
+						1, 555, 1003),
 			 REPLAY_NEW);
 }
 
