@@ -230,9 +230,19 @@ static void status_line(struct response_writer *w, char *buf, size_t cap, unsign
 	w->cap = cap;
 	w->len = 0;
 	w->overflow = false;
-	response_append(w, "SIP/2.0 ", 8);
-	response_append_u32(w, code);
-	response_append(w, " ", 1);
+	if (code >= 100 && code <= 999) {
+		/* the three digits every status code has (RFC 3261 §7.2), without
+		 * the general decimal writer */
+		char start[13] = "SIP/2.0 xxx ";
+		start[8] = (char)('0' + code / 100);
+		start[9] = (char)('0' + code / 10 % 10);
+		start[10] = (char)('0' + code % 10);
+		response_append(w, start, 12);
+	} else {
+		response_append(w, "SIP/2.0 ", 8);
+		response_append_u32(w, code);
+		response_append(w, " ", 1);
+	}
 	response_append_str(w, reason);
 	response_append(w, "\r\n", 2);
 }
@@ -244,18 +254,31 @@ void response_begin(struct response_writer *w, char *buf, size_t cap, unsigned c
 	status_line(w, buf, cap, code, reason);
 	for (unsigned i = 0; i < req->via_count; i++)
 		append_via(w, &req->via[i], i == 0, src);
+	/* From, To and CSeq as the request wrote them when they were on one
+	 * line (callgrind, perf/bench-pipeline: ~200 fewer instructions a
+	 * response than rebuilding them from their parts) */
 	response_append(w, "From: ", 6);
-	append_name_addr(w, &req->from.addr);
+	if (req->from.raw.ptr)
+		response_append_slice(w, req->from.raw);
+	else
+		append_name_addr(w, &req->from.addr);
 	response_append(w, "\r\nTo: ", 6);
-	append_name_addr(w, &req->to.addr);
+	if (req->to.raw.ptr)
+		response_append_slice(w, req->to.raw);
+	else
+		append_name_addr(w, &req->to.addr);
 	if (!req->to.tag.ptr)
 		append_to_tag(w, req->call_id);
 	response_append(w, "\r\nCall-ID: ", 11);
 	response_append_slice(w, req->call_id);
 	response_append(w, "\r\nCSeq: ", 8);
-	response_append_u32(w, req->cseq);
-	response_append(w, " ", 1);
-	response_append_slice(w, req->cseq_method_raw);
+	if (req->cseq_raw.ptr) {
+		response_append_slice(w, req->cseq_raw);
+	} else {
+		response_append_u32(w, req->cseq);
+		response_append(w, " ", 1);
+		response_append_slice(w, req->cseq_method_raw);
+	}
 	response_append(w, "\r\n", 2);
 }
 

@@ -388,6 +388,7 @@ static bool parse_from_to(const char *p, const char *end, const char *lim, struc
 		}
 	}
 	ft->present = true;
+	ft->raw = sip_mk(p, end);
 	return true;
 }
 
@@ -916,6 +917,7 @@ static const char *authorization_line(const char *v, const char *end, struct sip
 /* CSeq = 1*DIGIT LWS Method; the number must be < 2**31 (§8.1.1.5). */
 static bool parse_cseq(const char *p, const char *end, struct sip_msg *m)
 {
+	const char *value = p;
 	const char *q = sip_skip_class(p, end, SIP_CC_DIGIT);
 	uint32_t n;
 	if (q == p || q >= end || !sip_is_lws(*q) || !u32_decimal(sip_mk(p, q), &n) || n >= 0x80000000u)
@@ -927,6 +929,7 @@ static bool parse_cseq(const char *p, const char *end, struct sip_msg *m)
 	m->cseq = n;
 	m->cseq_method_raw = sip_mk(p, q);
 	m->cseq_method = sip_method_from_slice(m->cseq_method_raw);
+	m->cseq_raw = sip_mk(value, end);
 	m->has_cseq = true;
 	return true;
 }
@@ -1371,12 +1374,14 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 			}
 		}
 		/* line end, joining folded continuation lines (§7.3.1) */
+		bool folded = false;
 		for (;;) {
 			nl = find_lf(p, end, &odd);
 			if (nl == NULL)
 				return SIP_PARSE_NO_END_OF_LINE;
 			if (nl + 1 < end && sip_is_ws(nl[1])) {
 				p = nl + 1;
+				folded = true;
 				continue;
 			}
 			break;
@@ -1394,6 +1399,15 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 		st = parse_header(m, (enum hdr_id)id, name, v, ve, end);
 		if (st != SIP_PARSE_OK)
 			return st;
+		if (folded) {
+			/* a raw value is only given whole on one line */
+			if (id == HDR_FROM)
+				m->from.raw = sip_mk(NULL, NULL);
+			else if (id == HDR_TO)
+				m->to.raw = sip_mk(NULL, NULL);
+			else if (id == HDR_CSEQ)
+				m->cseq_raw = sip_mk(NULL, NULL);
+		}
 	}
 	if (odd) {
 		st = check_header_bytes(buf, p);

@@ -183,6 +183,9 @@ struct sip_from_to {
 	bool present;
 	struct sip_name_addr addr;
 	struct sip_slice tag;
+	/* the whole value as written (trimmed), for echoing it; absent when
+	 * the header was folded over more than one line */
+	struct sip_slice raw;
 };
 
 /* One Contact entry (RFC 3261 §20.10, RFC 5626 §4.2). */
@@ -239,6 +242,7 @@ struct sip_msg {
 	uint32_t cseq;
 	enum sip_method cseq_method;
 	struct sip_slice cseq_method_raw;
+	struct sip_slice cseq_raw;   /* the whole value, as From's raw */
 	bool has_expires;
 	uint32_t expires;            /* saturates at UINT32_MAX */
 	bool has_max_forwards;

@@ -135,6 +135,40 @@ static void test_to_tag_follows_the_call_id(void **state)
 	}
 }
 
+/* The status line carries the code's three digits; From, To and CSeq are
+ * echoed as the request wrote them, or rebuilt from their parts when the
+ * request folded them over lines. */
+static void test_dialog_headers_are_echoed_as_written(void **state)
+{
+	static struct sip_msg msg;
+	static char out[2048];
+	static const struct { const char *head, *want; } cases[] = {
+		{ "From:  \"U \\\"q\" <sip:u@sipreg.test> ;tag=1\r\nTo: sip:u@sipreg.test;x=y\r\n"
+		  "CSeq: 12  REGISTER\r\n",
+		  "From: \"U \\\"q\" <sip:u@sipreg.test> ;tag=1\r\nTo: sip:u@sipreg.test;x=y;tag=" },
+		{ "From: <sip:u@sipreg.test>\r\n ;tag=1\r\nTo: <sip:u@sipreg.test>;tag=2\r\n"
+		  "CSeq: 12\r\n REGISTER\r\n",
+		  "From: <sip:u@sipreg.test>;tag=1\r\nTo: <sip:u@sipreg.test>;tag=2\r\n" },
+	};
+	struct sip_source src = { .ip_version = 4, .addr = { 192, 0, 2, 1 }, .port = 5060 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		struct response_writer w;
+		int n = snprintf(text, sizeof(text),
+				 "REGISTER sip:sipreg.test SIP/2.0\r\n"
+				 "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n%s"
+				 "Call-ID: c1\r\nContent-Length: 0\r\n\r\n", cases[i].head);
+		assert_int_equal(sip_parse(text, (size_t)n, &msg), SIP_PARSE_OK);
+		response_begin(&w, out, sizeof(out), 423, "Interval Too Brief", &msg, &src);
+		assert_true(response_finish(&w) > 0);
+		assert_memory_equal(out, "SIP/2.0 423 Interval Too Brief\r\n", 32);
+		assert_non_null(strstr(out, cases[i].want));
+		assert_non_null(strstr(out, i == 0 ? "\r\nCSeq: 12  REGISTER\r\n" : "\r\nCSeq: 12 REGISTER\r\n"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_append_past_capacity_sets_overflow_and_writes_nothing),
 		cmocka_unit_test(test_source_ip_text_equals_inet_ntop),
 		cmocka_unit_test(test_to_tag_follows_the_call_id),
+		cmocka_unit_test(test_dialog_headers_are_echoed_as_written),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,6 +168,27 @@ static void test_folded_header_value_is_one_value(void **state)
 	assert_slice(msg.other[0].value, "first\r\n\tsecond");
 }
 
+/* From, To and CSeq keep their whole value as written, for a response to
+ * echo; a value folded over lines has none (the parts are still there). */
+static void test_from_to_and_cseq_keep_their_raw_value_on_one_line(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD VIA "From:   \"A \\\"x\"  <sip:alice@example.com> ;tag=1  \r\n"
+				   "t: sip:alice@example.com\r\n" CALLID "CSeq:  7   REGISTER\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_slice(msg.from.raw, "\"A \\\"x\"  <sip:alice@example.com> ;tag=1");
+	assert_slice(msg.to.raw, "sip:alice@example.com");
+	assert_slice(msg.cseq_raw, "7   REGISTER");
+	assert_int_equal(parse(REG_HEAD VIA "From: <sip:alice@example.com>\r\n ;tag=1\r\n"
+				   "To: <sip:alice@example.com>\r\n\t;x=1\r\n" CALLID "CSeq: 7\r\n REGISTER\r\n\r\n"),
+			 SIP_PARSE_OK);
+	assert_null(msg.from.raw.ptr);
+	assert_slice(msg.from.tag, "1");
+	assert_null(msg.to.raw.ptr);
+	assert_null(msg.cseq_raw.ptr);
+	assert_int_equal(msg.cseq, 7);
+}
+
 static void test_lws_around_colon_and_slash(void **state)
 {
 	(void)state;
@@ -1154,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(test_compact_form_v_is_via_and_others),
 		cmocka_unit_test(test_header_names_are_case_insensitive),
 		cmocka_unit_test(test_folded_header_value_is_one_value),
+		cmocka_unit_test(test_from_to_and_cseq_keep_their_raw_value_on_one_line),
 		cmocka_unit_test(test_lws_around_colon_and_slash),
 		cmocka_unit_test(test_comma_separated_and_repeated_via_are_one_list),
 		cmocka_unit_test(test_contact_star_is_recognised),
