@@ -612,6 +612,8 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	s->aor_len = (uint16_t)aor_len;
 	s->has_account_key = account_table_key(to->user.ptr, to->user.len, s->account_key);
 	s->cred = cred = credentials_for(msg, realm);
+	if (cred && r->digest)
+		digest_nonce_prefetch(r->digest, cred->nonce.ptr, cred->nonce.len);
 	if (cred && digest_input_of(msg, cred, &s->digest_in))
 		s->has_digest_in = true;
 	if (r->replay && cred && cred->qop.ptr && cred->cnonce.len) {

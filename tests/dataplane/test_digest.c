@@ -307,6 +307,68 @@ static void test_forged_or_malformed_nonce_is_invalid(void **state)
 	digest_engine_free(other);
 }
 
+/* A nonce the engine made is recognised from its memo (no HMAC) by the
+ * same source, realm and rules: another source, a changed realm or a
+ * changed byte is still INVALID, age still makes it STALE; a valid nonce
+ * the memo does not hold (made by another engine with the same secret,
+ * as after a restart) passes by its HMAC and is remembered. */
+static void test_nonce_memo_recognises_only_what_the_mac_would(void **state)
+{
+	struct digest_engine *e = digest_engine_create(secret, 300);
+	struct digest_engine *twin = digest_engine_create(secret, 300);
+	char nonce[DIGEST_NONCE_LEN], forged[DIGEST_NONCE_LEN];
+	(void)state;
+	assert_int_equal(digest_nonce_make(e, 1000, &src_a, S("sipreg.test"), nonce), 0);
+	assert_int_equal(digest_nonce_memo_hits(e), 0);
+	assert_int_equal(digest_nonce_check(e, 1010, &src_a, S("sipreg.test"), nonce, sizeof(nonce)),
+			 DIGEST_NONCE_VALID);
+	assert_int_equal(digest_nonce_memo_hits(e), 1);
+	assert_int_equal(digest_nonce_check(e, 1301, &src_a, S("sipreg.test"), nonce, sizeof(nonce)),
+			 DIGEST_NONCE_STALE);
+	assert_int_equal(digest_nonce_memo_hits(e), 2);
+	assert_int_equal(digest_nonce_check(e, 1010, &src_b, S("sipreg.test"), nonce, sizeof(nonce)),
+			 DIGEST_NONCE_INVALID);
+	/* the slot is chosen by MAC digits 0-7: change one after them */
+	memcpy(forged, nonce, sizeof(forged));
+	forged[DIGEST_NONCE_LEN - 1] = forged[DIGEST_NONCE_LEN - 1] == '0' ? '1' : '0';
+	assert_int_equal(digest_nonce_check(e, 1010, &src_a, S("sipreg.test"), forged, sizeof(forged)),
+			 DIGEST_NONCE_INVALID);
+	assert_int_equal(digest_nonce_check(e, 1010, &src_a, S("other.test"), nonce, sizeof(nonce)),
+			 DIGEST_NONCE_INVALID);
+	assert_int_equal(digest_nonce_memo_hits(e), 2);
+
+	assert_int_equal(digest_nonce_make(twin, 1000, &src_v6, S("sipreg.test"), nonce), 0);
+	assert_int_equal(digest_nonce_check(e, 1010, &src_v6, S("sipreg.test"), nonce, sizeof(nonce)),
+			 DIGEST_NONCE_VALID);
+	assert_int_equal(digest_nonce_memo_hits(e), 2);
+	assert_int_equal(digest_nonce_check(e, 1010, &src_v6, S("sipreg.test"), nonce, sizeof(nonce)),
+			 DIGEST_NONCE_VALID);
+	assert_int_equal(digest_nonce_memo_hits(e), 3);
+	digest_engine_free(e);
+	digest_engine_free(twin);
+}
+
+/* Made for one realm, a nonce is not recognised for another even from
+ * the memo; once the realm changes the memo starts over, and nonces of
+ * the old realm are checked by their HMAC (which fails for the new one). */
+static void test_nonce_memo_follows_the_realm(void **state)
+{
+	struct digest_engine *e = digest_engine_create(secret, 300);
+	char a[DIGEST_NONCE_LEN], b[DIGEST_NONCE_LEN];
+	(void)state;
+	assert_int_equal(digest_nonce_make(e, 1000, &src_a, S("one.test"), a), 0);
+	assert_int_equal(digest_nonce_make(e, 1000, &src_a, S("two.test"), b), 0);
+	assert_int_equal(digest_nonce_check(e, 1000, &src_a, S("two.test"), a, sizeof(a)),
+			 DIGEST_NONCE_INVALID);
+	assert_int_equal(digest_nonce_check(e, 1000, &src_a, S("two.test"), b, sizeof(b)),
+			 DIGEST_NONCE_VALID);
+	assert_int_equal(digest_nonce_memo_hits(e), 1);
+	assert_int_equal(digest_nonce_check(e, 1000, &src_a, S("one.test"), a, sizeof(a)),
+			 DIGEST_NONCE_VALID);
+	assert_int_equal(digest_nonce_memo_hits(e), 1);
+	digest_engine_free(e);
+}
+
 static void test_secret_is_created_once_and_kept(void **state)
 {
 	char path[64];
@@ -337,6 +399,8 @@ int main(void)
 		cmocka_unit_test(test_expected_many_equals_reference_for_mixed_groups),
 		cmocka_unit_test(test_nonce_older_than_validity_is_stale),
 		cmocka_unit_test(test_forged_or_malformed_nonce_is_invalid),
+		cmocka_unit_test(test_nonce_memo_recognises_only_what_the_mac_would),
+		cmocka_unit_test(test_nonce_memo_follows_the_realm),
 		cmocka_unit_test(test_secret_is_created_once_and_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
