@@ -72,6 +72,10 @@ struct digest_engine {
 	size_t memo_realm_len;
 	uint64_t memo_hits;
 	struct nonce_memo *memo;  /* NONCE_MEMO_SLOTS, direct-mapped */
+	/* Entries on their way to the memo: see memo_put */
+	uint32_t pending_next;
+	struct nonce_memo *pending_slot[DIGEST_NONCE_MEMO_PENDING];   /* NULL: none */
+	struct nonce_memo pending[DIGEST_NONCE_MEMO_PENDING];
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -266,35 +270,34 @@ static bool memo_realm_is(struct digest_engine *e, const char *realm, size_t rea
 	if (realm_len == e->memo_realm_len && memcmp(realm, e->memo_realm, realm_len) == 0)
 		return true;
 	memset(e->memo, 0, sizeof(struct nonce_memo) * NONCE_MEMO_SLOTS);
+	memset(e->pending_slot, 0, sizeof(e->pending_slot));
 	memcpy(e->memo_realm, realm, realm_len);
 	e->memo_realm_len = realm_len;
 	return true;
 }
 
+/* Remembers a nonce whose MAC is right. Its slot is out of cache as a
+ * rule, and a store there would hold up every store after it until the
+ * line arrived (stores leave in order: the 401 path of
+ * perf/bench-pipeline was 18 % slower; non-temporal stores still cost it
+ * 3 %). So the entry waits in a short queue while its line loads, and is
+ * written DIGEST_NONCE_MEMO_PENDING nonces later; one still queued is simply not
+ * recognised yet (its HMAC is checked). */
 static void memo_put(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN],
 		     const struct digest_source *src, const char *realm, size_t realm_len)
 {
-	struct nonce_memo *m;
-
 	if (src->len == 0 || src->len > sizeof(src->addr) || !memo_realm_is(e, realm, realm_len))
 		return;
-	m = memo_slot(e, nonce);
-#if defined(__x86_64__)
-	/* The whole line with non-temporal stores: an ordinary store to a slot
-	 * out of cache holds up every later store until the line arrives
-	 * (stores leave in order), and a 401's text is ~100 stores: the 401
-	 * path of perf/bench-pipeline was 18 % slower that way. */
-	_Alignas(64) struct nonce_memo line = { .src_len = src->len };
-	memcpy(line.nonce, nonce, DIGEST_NONCE_LEN);
-	memcpy(line.src, src->addr, src->len);
-	for (int i = 0; i < 4; i++)
-		_mm_stream_si128((__m128i *)(void *)m + i,
-				 _mm_load_si128((const __m128i *)(const void *)&line + i));
-#else
-	memcpy(m->nonce, nonce, DIGEST_NONCE_LEN);
-	m->src_len = src->len;
-	memcpy(m->src, src->addr, src->len);
-#endif
+	uint32_t i = e->pending_next++ % DIGEST_NONCE_MEMO_PENDING;
+	struct nonce_memo *m = memo_slot(e, nonce);
+
+	if (e->pending_slot[i])
+		*e->pending_slot[i] = e->pending[i];
+	memcpy(e->pending[i].nonce, nonce, DIGEST_NONCE_LEN);
+	e->pending[i].src_len = src->len;
+	memcpy(e->pending[i].src, src->addr, src->len);
+	e->pending_slot[i] = m;
+	__builtin_prefetch(m, 1);
 }
 
 static bool memo_has(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN],
