@@ -60,6 +60,7 @@ struct nonce_memo {
 };
 
 #define NONCE_MEMO_SLOTS (1u << 16)   /* 4 MiB */
+#define DIGEST_NONCE_MEMO_PENDING 8   /* entries on their way in: memo_put */
 
 struct digest_engine {
 	SHA256_CTX mac_inner;     /* SHA-256 state after (key ^ ipad) */
@@ -281,8 +282,8 @@ static bool memo_realm_is(struct digest_engine *e, const char *realm, size_t rea
  * line arrived (stores leave in order: the 401 path of
  * perf/bench-pipeline was 18 % slower; non-temporal stores still cost it
  * 3 %). So the entry waits in a short queue while its line loads, and is
- * written DIGEST_NONCE_MEMO_PENDING nonces later; one still queued is simply not
- * recognised yet (its HMAC is checked). */
+ * written DIGEST_NONCE_MEMO_PENDING nonces later (memo_has looks in the
+ * queue too). */
 static void memo_put(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN],
 		     const struct digest_source *src, const char *realm, size_t realm_len)
 {
@@ -300,15 +301,29 @@ static void memo_put(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN]
 	__builtin_prefetch(m, 1);
 }
 
+static bool memo_entry_is(const struct nonce_memo *m, const char nonce[DIGEST_NONCE_LEN],
+			  const struct digest_source *src)
+{
+	return m->src_len == src->len && src->len <= sizeof(src->addr) &&
+	       memcmp(m->nonce, nonce, DIGEST_NONCE_LEN) == 0 &&
+	       memcmp(m->src, src->addr, src->len) == 0;
+}
+
+/* True when the memo, or its queue, holds nonce for src and realm. */
 static bool memo_has(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN],
 		     const struct digest_source *src, const char *realm, size_t realm_len)
 {
 	const struct nonce_memo *m = memo_slot(e, nonce);
 
-	return m->src_len == src->len && src->len <= sizeof(src->addr) &&
-	       realm_len == e->memo_realm_len && memcmp(realm, e->memo_realm, realm_len) == 0 &&
-	       memcmp(m->nonce, nonce, DIGEST_NONCE_LEN) == 0 &&
-	       memcmp(m->src, src->addr, src->len) == 0;
+	if (realm_len != e->memo_realm_len || memcmp(realm, e->memo_realm, realm_len) != 0)
+		return false;
+	if (memo_entry_is(m, nonce, src))
+		return true;
+	/* made moments ago: still queued (a phone answering a 401 at once) */
+	for (int i = 0; i < DIGEST_NONCE_MEMO_PENDING; i++)
+		if (e->pending_slot[i] == m && memo_entry_is(&e->pending[i], nonce, src))
+			return true;
+	return false;
 }
 
 void digest_nonce_prefetch(const struct digest_engine *e, const char *nonce, size_t nonce_len)

@@ -7,9 +7,9 @@
  * to, and its age tells stale from forged. Each engine also remembers the
  * nonces it made or checked lately (a 4 MiB direct-mapped memo), so that
  * the authorized REGISTER which follows a 401 checks its nonce by compare
- * instead of by HMAC; a nonce the memo has lost (overwritten, restart) or
- * not yet taken in (the last DIGEST_NONCE_MEMO_PENDING, whose slots are
- * still loading) is checked by its HMAC as before. One struct digest_engine per
+ * instead of by HMAC; a nonce the memo has lost (overwritten by another
+ * in its slot, restart) is checked by its HMAC as before. One struct
+ * digest_engine per
  * worker: its keyed HMAC states are computed once and copied per use, so
  * the packet path neither allocates nor re-keys (DESIGN.md: 1.1 us naive
  * vs 0.12 us with precomputed keyed states).
@@ -25,7 +25,6 @@
 #define DIGEST_NONCE_LEN 40           /* 8 hex timestamp + 32 hex MAC */
 #define DIGEST_MD5_HEX_LEN 32
 #define DIGEST_SHA256_HEX_LEN 64
-#define DIGEST_NONCE_MEMO_PENDING 8   /* nonces on their way into the memo */
 
 enum digest_algorithm {
 	DIGEST_MD5,

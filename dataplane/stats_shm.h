@@ -81,7 +81,8 @@
 	X(busy_cycles)         /* TSC cycles spent on received bursts */  \
 	X(tx_cycles)           /* ... of which in the PMD's tx_burst (AF_XDP: \
 				* the kernel's copy and the veth) */     \
-	X(tsc_hz)              /* TSC frequency, to turn cycles into time */
+	X(tsc_hz)              /* TSC frequency, to turn cycles into time */ \
+	X(nonce_memo_hits)     /* nonces recognised without their HMAC (digest.h) */
 
 #define STATS_COUNTER_ENUM(name) STAT_##name,
 enum stats_counter { STATS_COUNTER_LIST(STATS_COUNTER_ENUM) STATS_COUNTER_COUNT };

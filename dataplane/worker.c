@@ -314,6 +314,8 @@ void worker_housekeeping(struct worker *w, int64_t now_s)
 		binding_table_get_stats(w->registrar.table, &st);
 		w->counters[STAT_events_lost] = st.events_lost;
 	}
+	if (w->registrar.digest)
+		w->counters[STAT_nonce_memo_hits] = digest_nonce_memo_hits(w->registrar.digest);
 	w->last_housekeeping_s = now_s;
 }
 

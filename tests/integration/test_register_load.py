@@ -75,6 +75,14 @@ def main():
                                    "auth_ok", "auth_failed", "auth_replay", "events_lost",
                                    "retransmissions", "replies_held")})
 
+    # Each authorized REGISTER brings back the nonce its 401 was made with
+    # moments before: recognised from the worker's memo, not by HMAC
+    # (published by the housekeeping tick, once a second).
+    enough = wait_for(lambda: dp.counter("nonce_memo_hits") >= 0.9 * N_USERS, timeout=3.0, step=0.1)
+    tap.check(enough,
+              "nonce memo recognised at least 90 %% of the %d authorized nonces (%s)"
+              % (N_USERS, dp.counter("nonce_memo_hits")))
+
     # Every binding checkpointed: the commit window is 10 ms, give it 2 s.
     def all_there():
         bs = bindings(dp)
