@@ -59,8 +59,9 @@ struct nonce_memo {
 	uint8_t unused[7];
 };
 
-#define NONCE_MEMO_SLOTS (1u << 16)   /* 4 MiB */
-#define DIGEST_NONCE_MEMO_PENDING 8   /* entries on their way in: memo_put */
+#define NONCE_MEMO_BITS 16
+#define NONCE_MEMO_SLOTS (1u << NONCE_MEMO_BITS)   /* 4 MiB */
+#define NONCE_MEMO_PENDING 8          /* entries on their way in: memo_put */
 
 struct digest_engine {
 	SHA256_CTX mac_inner;     /* SHA-256 state after (key ^ ipad) */
@@ -75,8 +76,8 @@ struct digest_engine {
 	struct nonce_memo *memo;  /* NONCE_MEMO_SLOTS, direct-mapped */
 	/* Entries on their way to the memo: see memo_put */
 	uint32_t pending_next;
-	struct nonce_memo *pending_slot[DIGEST_NONCE_MEMO_PENDING];   /* NULL: none */
-	struct nonce_memo pending[DIGEST_NONCE_MEMO_PENDING];
+	struct nonce_memo *pending_slot[NONCE_MEMO_PENDING];   /* NULL: none */
+	struct nonce_memo pending[NONCE_MEMO_PENDING];
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -115,6 +116,12 @@ static void to_hex(const uint8_t *in, size_t n, char *out)
 		out[2 * i] = hex_digits[in[i] >> 4];
 		out[2 * i + 1] = hex_digits[in[i] & 15];
 	}
+}
+
+/* Hex digits of an algorithm's digest. */
+static size_t hex_len_of(enum digest_algorithm alg)
+{
+	return alg == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
 }
 
 static int hex_value(char c)
@@ -259,7 +266,7 @@ static struct nonce_memo *memo_slot(const struct digest_engine *e, const char *n
 	uint64_t w;
 
 	memcpy(&w, nonce + NONCE_TS_HEX, sizeof(w));
-	return &e->memo[(w * 0x9e3779b97f4a7c15ULL) >> (64 - 16)];
+	return &e->memo[(w * 0x9e3779b97f4a7c15ULL) >> (64 - NONCE_MEMO_BITS)];
 }
 
 /* The memo holds nonces of one realm: true when realm is it, or becomes
@@ -282,14 +289,14 @@ static bool memo_realm_is(struct digest_engine *e, const char *realm, size_t rea
  * line arrived (stores leave in order: the 401 path of
  * perf/bench-pipeline was 18 % slower; non-temporal stores still cost it
  * 3 %). So the entry waits in a short queue while its line loads, and is
- * written DIGEST_NONCE_MEMO_PENDING nonces later (memo_has looks in the
+ * written NONCE_MEMO_PENDING nonces later (memo_has looks in the
  * queue too). */
 static void memo_put(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN],
 		     const struct digest_source *src, const char *realm, size_t realm_len)
 {
 	if (src->len == 0 || src->len > sizeof(src->addr) || !memo_realm_is(e, realm, realm_len))
 		return;
-	uint32_t i = e->pending_next++ % DIGEST_NONCE_MEMO_PENDING;
+	uint32_t i = e->pending_next++ % NONCE_MEMO_PENDING;
 	struct nonce_memo *m = memo_slot(e, nonce);
 
 	if (e->pending_slot[i])
@@ -320,7 +327,7 @@ static bool memo_has(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN]
 	if (memo_entry_is(m, nonce, src))
 		return true;
 	/* made moments ago: still queued (a phone answering a 401 at once) */
-	for (int i = 0; i < DIGEST_NONCE_MEMO_PENDING; i++)
+	for (int i = 0; i < NONCE_MEMO_PENDING; i++)
 		if (e->pending_slot[i] == m && memo_entry_is(&e->pending[i], nonce, src))
 			return true;
 	return false;
@@ -453,7 +460,7 @@ static void md_hex(enum digest_algorithm alg, const char *const parts[], const s
 static void ha2_hex(struct digest_engine *e, const struct digest_response_input *in, char *out)
 {
 	struct ha2_memo *m = &e->ha2[in->algorithm == DIGEST_MD5 ? 0 : 1];
-	size_t hex_len = in->algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
+	size_t hex_len = hex_len_of(in->algorithm);
 	size_t key_len = in->method_len + 1 + in->uri_len;
 	const char *a2[] = { in->method, ":", in->uri };
 	const size_t a2_len[] = { in->method_len, 1, in->uri_len };
@@ -478,7 +485,7 @@ static void ha2_hex(struct digest_engine *e, const struct digest_response_input 
 static int response_parts(const struct digest_response_input *in, const char *ha1,
 			  const char *ha2, const char *parts[9], size_t lens[9])
 {
-	size_t hex_len = in->algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
+	size_t hex_len = hex_len_of(in->algorithm);
 
 	if (in->qop_auth) {
 		const char *r[] = { ha1, ":", in->nonce, ":", in->nc, ":", in->cnonce, ":auth:", ha2 };
@@ -535,7 +542,7 @@ void digest_expected_many(struct digest_engine *e, struct digest_expected *items
 
 bool digest_response_equals(const struct digest_response_input *in, const char *expected)
 {
-	size_t hex_len = in->algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
+	size_t hex_len = hex_len_of(in->algorithm);
 	char folded[DIGEST_SHA256_HEX_LEN];
 
 	if (in->response_len != hex_len)
@@ -553,8 +560,7 @@ bool digest_response_matches(struct digest_engine *e, const char *ha1,
 {
 	struct digest_expected item = { .ha1 = ha1, .in = in };
 
-	if (in->response_len != (in->algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN
-							      : DIGEST_SHA256_HEX_LEN))
+	if (in->response_len != hex_len_of(in->algorithm))
 		return false;
 	digest_expected_many(e, &item, 1);
 	return digest_response_equals(in, item.hex);

@@ -371,6 +371,12 @@ static bool digest_input_of(const struct sip_msg *msg, const struct sip_credenti
 	return true;
 }
 
+/* The account's HA1 for a Digest algorithm. */
+static const char *ha1_of(const struct store_account *a, enum digest_algorithm alg)
+{
+	return alg == DIGEST_MD5 ? a->ha1_md5 : a->ha1_sha256;
+}
+
 /* Digest check of step 3 for the request; account may be NULL (unknown
  * user: same challenge, same 403).  stage: NULL, or the request's stage
  * (its replay-cache key). */
@@ -432,11 +438,10 @@ static enum auth_outcome check_digest(struct registrar *r, const struct sip_msg 
 		}
 		goto forbidden;
 	}
-	const char *ha1 = in.algorithm == DIGEST_MD5 ? account->ha1_md5 : account->ha1_sha256;
 	bool matches = stage && stage->has_expected && stage->cred == cred &&
 				stage->expected_account == account
 		? digest_response_equals(&in, stage->expected)
-		: digest_response_matches(r->digest, ha1, &in);
+		: digest_response_matches(r->digest, ha1_of(account, in.algorithm), &in);
 	if (!matches)
 		goto forbidden;
 	if (ns == DIGEST_NONCE_STALE) {
@@ -664,8 +669,7 @@ void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stage
 		if (!s->account || !s->has_digest_in)
 			continue;
 		expected[m] = (struct digest_expected){
-			.ha1 = s->digest_in.algorithm == DIGEST_MD5 ? s->account->ha1_md5
-								    : s->account->ha1_sha256,
+			.ha1 = ha1_of(s->account, s->digest_in.algorithm),
 			.in = &s->digest_in,
 		};
 		of[m++] = idx[j];
