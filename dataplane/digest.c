@@ -19,6 +19,7 @@
 #include "digest.h"
 
 #include "copy_short.h"
+#include "hex.h"
 #include "md5_x16.h"
 
 #include <errno.h>
@@ -79,44 +80,6 @@ struct digest_engine {
 	struct nonce_memo *pending_slot[NONCE_MEMO_PENDING];   /* NULL: none */
 	struct nonce_memo pending[NONCE_MEMO_PENDING];
 };
-
-static const char hex_digits[] = "0123456789abcdef";
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-/* 16 bytes as 32 hex digits in two 16-byte stores. Byte by byte, every
- * reader that loads the digits 8 or 16 at a time (the nonce memo, the
- * response text, the constant-time compare) waited for those 32 stores
- * to reach the cache first (a store-forwarding stall: +20 % on the 401
- * path of perf/bench-pipeline once the memo copied the nonce). */
-__attribute__((target("ssse3")))
-static void to_hex16_ssse3(const uint8_t *in, char *out)
-{
-	const __m128i digits = _mm_setr_epi8('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a',
-					     'b', 'c', 'd', 'e', 'f');
-	const __m128i nibble = _mm_set1_epi8(0x0f);
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)in);
-	__m128i hi = _mm_shuffle_epi8(digits, _mm_and_si128(_mm_srli_epi16(v, 4), nibble));
-	__m128i lo = _mm_shuffle_epi8(digits, _mm_and_si128(v, nibble));
-
-	_mm_storeu_si128((__m128i *)(void *)out, _mm_unpacklo_epi8(hi, lo));
-	_mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_unpackhi_epi8(hi, lo));
-}
-#endif
-
-static void to_hex(const uint8_t *in, size_t n, char *out)
-{
-#if defined(__x86_64__)
-	/* DPDK 22.11 runs on SSE4.2 CPUs only: SSSE3 is always there */
-	for (; n >= 16; in += 16, out += 32, n -= 16)
-		to_hex16_ssse3(in, out);
-#endif
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex_digits[in[i] >> 4];
-		out[2 * i + 1] = hex_digits[in[i] & 15];
-	}
-}
 
 /* Hex digits of an algorithm's digest. */
 static size_t hex_len_of(enum digest_algorithm alg)
@@ -255,7 +218,7 @@ static int nonce_mac_hex(struct digest_engine *e, const char ts_hex[NONCE_TS_HEX
 	memcpy(msg + NONCE_TS_HEX + 1 + addr_len, realm, realm_len);
 	sha256_oneshot(e->mac_inner, msg, len, HASH_BLOCK, msg);
 	sha256_oneshot(e->mac_outer, msg, SHA256_DIGEST_LENGTH, HASH_BLOCK, mac);
-	to_hex(mac, NONCE_MAC_HEX / 2, out);
+	hex_encode(mac, NONCE_MAC_HEX / 2, out);
 	return 0;
 }
 
@@ -351,7 +314,7 @@ int digest_nonce_make(struct digest_engine *e, uint32_t now_s,
 	uint8_t ts[4] = { (uint8_t)(now_s >> 24), (uint8_t)(now_s >> 16),
 			  (uint8_t)(now_s >> 8), (uint8_t)now_s };
 
-	to_hex(ts, sizeof(ts), out);
+	hex_encode(ts, sizeof(ts), out);
 	if (nonce_mac_hex(e, out, src, realm, realm_len, out + NONCE_TS_HEX) != 0)
 		return -1;
 	memo_put(e, out, src, realm, realm_len);
@@ -407,7 +370,7 @@ static void md_hex_streamed(enum digest_algorithm alg, const char *const parts[]
 		for (int i = 0; i < n; i++)
 			MD5_Update(&ctx, parts[i], lens[i]);
 		MD5_Final(h, &ctx);
-		to_hex(h, MD5_DIGEST_LENGTH, out);
+		hex_encode(h, MD5_DIGEST_LENGTH, out);
 		return;
 	}
 	SHA256_CTX ctx;
@@ -415,7 +378,7 @@ static void md_hex_streamed(enum digest_algorithm alg, const char *const parts[]
 	for (int i = 0; i < n; i++)
 		SHA256_Update(&ctx, parts[i], lens[i]);
 	SHA256_Final(h, &ctx);
-	to_hex(h, SHA256_DIGEST_LENGTH, out);
+	hex_encode(h, SHA256_DIGEST_LENGTH, out);
 }
 
 /* Concatenates the parts into msg (room for ONESHOT_MAX + padding).
@@ -446,13 +409,13 @@ static void md_hex(enum digest_algorithm alg, const char *const parts[], const s
 	}
 	if (alg == DIGEST_MD5) {
 		md5_oneshot(msg, len, h);
-		to_hex(h, MD5_DIGEST_LENGTH, out);
+		hex_encode(h, MD5_DIGEST_LENGTH, out);
 		return;
 	}
 	SHA256_CTX ctx;
 	SHA256_Init(&ctx);
 	sha256_oneshot(ctx, msg, len, 0, h);
-	to_hex(h, SHA256_DIGEST_LENGTH, out);
+	hex_encode(h, SHA256_DIGEST_LENGTH, out);
 }
 
 /* HA2 = H(method ":" uri), from the engine's memo when the last request
@@ -534,7 +497,7 @@ void digest_expected_many(struct digest_engine *e, struct digest_expected *items
 		if (k == MD5_X16_LANES || i + 1 == n) {
 			md5_x16(lanes, blocks, k, digests);
 			for (unsigned j = 0; j < k; j++)
-				to_hex(digests[j], MD5_DIGEST_LENGTH, lane_item[j]->hex);
+				hex_encode(digests[j], MD5_DIGEST_LENGTH, lane_item[j]->hex);
 			k = 0;
 		}
 	}
