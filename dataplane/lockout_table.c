@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "jhash_bytes.h"
+#include "aor_hash.h"
 #include <rte_malloc.h>
 
 #define WAYS 4
@@ -52,7 +52,7 @@ void lockout_table_free(struct lockout_table *t)
 
 static struct lockout_entry *set_of(const struct lockout_table *t, const uint8_t *addr, uint8_t len)
 {
-	return &t->entries[(jhash_bytes(addr, len, 0x10c0) & t->set_mask) * WAYS];
+	return &t->entries[((uint32_t)store_hash_bytes(addr, len, 0x10c0) & t->set_mask) * WAYS];
 }
 
 static struct lockout_entry *find(const struct lockout_table *t, const uint8_t *addr, uint8_t len)

@@ -5,7 +5,7 @@
 
 #include <rte_malloc.h>
 
-#include "jhash_bytes.h"
+#include "aor_hash.h"
 
 #define WAYS 4
 
@@ -55,7 +55,7 @@ bool rate_table_take(struct rate_table *t, const uint8_t *addr, uint8_t len, uin
 
 	if (rate_pps == 0)
 		return true;
-	set = &t->entries[(jhash_bytes(addr, len, 0x7a7e) & t->set_mask) * WAYS];
+	set = &t->entries[((uint32_t)store_hash_bytes(addr, len, 0x7a7e) & t->set_mask) * WAYS];
 	victim = &set[0];
 	for (int i = 0; i < WAYS; i++) {
 		if (set[i].len == len && memcmp(set[i].addr, addr, len) == 0)

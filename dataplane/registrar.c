@@ -11,7 +11,6 @@
 #include <rte_prefetch.h>
 #include <rte_ring_elem.h>
 
-#include "jhash_bytes.h"
 
 #include "aor_hash.h"
 #include "event_ring.h"
@@ -328,9 +327,11 @@ enum auth_outcome {
 /* Identifies one request among retransmissions: Call-ID, CSeq, branch. */
 static uint32_t request_hash(const struct sip_msg *msg)
 {
-	uint32_t h = jhash_bytes(msg->call_id.ptr, msg->call_id.len, msg->cseq);
+	uint64_t h = store_hash_bytes(msg->call_id.ptr, msg->call_id.len, msg->cseq);
 
-	return msg->via_count ? jhash_bytes(msg->via[0].branch.ptr, msg->via[0].branch.len, h) : h;
+	if (msg->via_count)
+		h = store_hash_bytes(msg->via[0].branch.ptr, msg->via[0].branch.len, h);
+	return (uint32_t)h;
 }
 
 /* The request's Digest credentials for realm (the first), or NULL. */

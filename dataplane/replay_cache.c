@@ -1,7 +1,7 @@
 /* replay_cache.c — 4-way set-associative (nonce, cnonce) -> highest nc. */
 #include "replay_cache.h"
 
-#include "jhash_bytes.h"
+#include "aor_hash.h"
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
@@ -57,8 +57,9 @@ void replay_cache_free(struct replay_cache *c)
 struct replay_key replay_cache_key(const struct replay_cache *c, const char *nonce,
 				   size_t nonce_len, const char *cnonce, size_t cnonce_len)
 {
-	uint32_t h1 = jhash_bytes(nonce, nonce_len, 0x5eed);
-	uint32_t h2 = jhash_bytes(cnonce, cnonce_len, h1);
+	uint64_t n = store_hash_bytes(nonce, nonce_len, 0x5eed);
+	uint32_t h1 = (uint32_t)(n >> 32);
+	uint32_t h2 = (uint32_t)store_hash_bytes(cnonce, cnonce_len, n);
 
 	return (struct replay_key){
 		.key = ((uint64_t)h1 << 32 | h2) | 1,   /* never 0 (empty) */
