@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -321,12 +322,59 @@ bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_s
  * when absent or when the list is malformed before reaching it. */
 bool sip_param_find(struct sip_slice params, const char *name, struct sip_slice *value);
 
+/* True when a[0..n) and b[0..n) hold the same bytes. Inline, with at most
+ * two overlapping loads a side up to 16 bytes: the names compared for
+ * every REGISTER (domain, realm, user, algorithm, qop) are short, and a
+ * call to libc's memcmp and back cost more than the compare
+ * (perf/bench-pipeline, callgrind). */
+static inline bool sip_bytes_equal(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	if (n >= 8) {
+		uint64_t a0, a1, b0, b1;
+		memcpy(&a0, a, 8);
+		memcpy(&b0, b, 8);
+		memcpy(&a1, a + n - 8, 8);
+		memcpy(&b1, b + n - 8, 8);
+		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+	}
+	if (n >= 4) {
+		uint32_t a0, a1, b0, b1;
+		memcpy(&a0, a, 4);
+		memcpy(&b0, b, 4);
+		memcpy(&a1, a + n - 4, 4);
+		memcpy(&b1, b + n - 4, 4);
+		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* sip_slice_eq_nocase for slices of the same length whose bytes differ:
+ * compares them again ignoring ASCII case. */
+bool sip_slice_eq_fold(struct sip_slice a, struct sip_slice b);
+
 /* True when a and b have the same length and equal bytes ignoring ASCII
- * case. Two absent slices are equal. */
-bool sip_slice_eq_nocase(struct sip_slice a, struct sip_slice b);
+ * case. Two absent slices are equal. Names usually arrive in the case
+ * they are configured in, so the exact compare comes first. */
+static inline bool sip_slice_eq_nocase(struct sip_slice a, struct sip_slice b)
+{
+	if (a.len != b.len)
+		return false;
+	if (a.len == 0 || sip_bytes_equal(a.ptr, b.ptr, a.len))
+		return true;
+	return sip_slice_eq_fold(a, b);
+}
 
 /* True when s equals the NUL-terminated literal lit, ignoring ASCII case. */
-bool sip_slice_eq_lit_nocase(struct sip_slice s, const char *lit);
+static inline bool sip_slice_eq_lit_nocase(struct sip_slice s, const char *lit)
+{
+	struct sip_slice l = { lit, (uint32_t)strlen(lit) };
+	return sip_slice_eq_nocase(s, l);
+}
 
 /* Decimal digits only (no sign, no space). Returns false on an empty
  * slice, a non-digit, or a value above UINT32_MAX; *out is then untouched. */

@@ -9,13 +9,10 @@
 #include "sip_lex.h"
 #include "sip_parser.h"
 
-bool sip_slice_eq_nocase(struct sip_slice a, struct sip_slice b)
+bool sip_slice_eq_fold(struct sip_slice a, struct sip_slice b)
 {
 	if (a.len != b.len)
 		return false;
-	/* names usually arrive in the case they are configured in */
-	if (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0)
-		return true;
 	for (uint32_t i = 0; i < a.len; i++) {
 		unsigned char x = (unsigned char)a.ptr[i];
 		unsigned char y = (unsigned char)b.ptr[i];
@@ -27,12 +24,6 @@ bool sip_slice_eq_nocase(struct sip_slice a, struct sip_slice b)
 			return false;
 	}
 	return true;
-}
-
-bool sip_slice_eq_lit_nocase(struct sip_slice s, const char *lit)
-{
-	struct sip_slice l = { lit, (uint32_t)strlen(lit) };
-	return sip_slice_eq_nocase(s, l);
 }
 
 /* Octet by octet, at most three digits each, instead of a state machine
