@@ -506,16 +506,20 @@ void digest_expected_many(struct digest_engine *e, struct digest_expected *items
 bool digest_response_equals(const struct digest_response_input *in, const char *expected)
 {
 	size_t hex_len = hex_len_of(in->algorithm);
-	char folded[DIGEST_SHA256_HEX_LEN];
+	uint64_t diff = 0;
 
 	if (in->response_len != hex_len)
 		return false;
-	/* hex compares case-insensitively: fold the received one to lower case */
-	for (size_t i = 0; i < hex_len; i++) {
-		char c = in->response[i];
-		folded[i] = c >= 'A' && c <= 'F' ? (char)(c | 0x20) : c;
+	/* hex compares case-insensitively: the received one lower-cased
+	 * (expected is lower-case hex, so folding other capitals too cannot
+	 * make a match), in constant time like equal_in_constant_time */
+	for (size_t i = 0; i < hex_len; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, in->response + i, 8);
+		memcpy(&y, expected + i, 8);
+		diff |= lower_ascii_word(x) ^ y;
 	}
-	return equal_in_constant_time(folded, expected, hex_len);
+	return diff == 0;
 }
 
 bool digest_response_matches(struct digest_engine *e, const char *ha1,

@@ -237,10 +237,7 @@ static bool aor_of(const struct sip_uri *to, char *out, size_t *len)
 	copy_short(out + 4, to->user.ptr, to->user.len);
 	out[4 + to->user.len] = '@';
 	/* ASCII only, without the locale lookup of tolower(): host names are */
-	for (uint32_t i = 0; i < to->host.len; i++) {
-		char c = to->host.ptr[i];
-		out[5 + to->user.len + i] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c;
-	}
+	copy_lower_ascii(out + 5 + to->user.len, to->host.ptr, to->host.len);
 	return true;
 }
 
