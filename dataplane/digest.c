@@ -21,6 +21,7 @@
 #include "copy_short.h"
 #include "hex.h"
 #include "md5_x16.h"
+#include "sip_parser.h"   /* sip_bytes_equal */
 
 #include <errno.h>
 #include <stdint.h>
@@ -238,7 +239,7 @@ static bool memo_realm_is(struct digest_engine *e, const char *realm, size_t rea
 {
 	if (realm_len > sizeof(e->memo_realm))
 		return false;
-	if (realm_len == e->memo_realm_len && memcmp(realm, e->memo_realm, realm_len) == 0)
+	if (realm_len == e->memo_realm_len && sip_bytes_equal(realm, e->memo_realm, realm_len))
 		return true;
 	memset(e->memo, 0, sizeof(struct nonce_memo) * NONCE_MEMO_SLOTS);
 	memset(e->pending_slot, 0, sizeof(e->pending_slot));
@@ -276,7 +277,7 @@ static bool memo_entry_is(const struct nonce_memo *m, const char nonce[DIGEST_NO
 {
 	return m->src_len == src->len && src->len <= sizeof(src->addr) &&
 	       memcmp(m->nonce, nonce, DIGEST_NONCE_LEN) == 0 &&
-	       memcmp(m->src, src->addr, src->len) == 0;
+	       sip_bytes_equal((const char *)m->src, (const char *)src->addr, src->len);
 }
 
 /* True when the memo, or its queue, holds nonce for src and realm. */
@@ -285,7 +286,7 @@ static bool memo_has(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN]
 {
 	const struct nonce_memo *m = memo_slot(e, nonce);
 
-	if (realm_len != e->memo_realm_len || memcmp(realm, e->memo_realm, realm_len) != 0)
+	if (realm_len != e->memo_realm_len || !sip_bytes_equal(realm, e->memo_realm, realm_len))
 		return false;
 	if (memo_entry_is(m, nonce, src))
 		return true;
@@ -428,8 +429,8 @@ static void ha2_hex(struct digest_engine *e, const struct digest_response_input 
 	const char *a2[] = { in->method, ":", in->uri };
 	const size_t a2_len[] = { in->method_len, 1, in->uri_len };
 
-	if (key_len == m->key_len && memcmp(m->key, in->method, in->method_len) == 0 &&
-	    m->key[in->method_len] == ':' && memcmp(m->key + in->method_len + 1, in->uri, in->uri_len) == 0) {
+	if (key_len == m->key_len && sip_bytes_equal(m->key, in->method, in->method_len) &&
+	    m->key[in->method_len] == ':' && sip_bytes_equal(m->key + in->method_len + 1, in->uri, in->uri_len)) {
 		memcpy(out, m->hex, hex_len);
 		return;
 	}
