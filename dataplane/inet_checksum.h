@@ -115,4 +115,26 @@ static inline void udp_checksum_fill(const void *ip, int version, struct rte_udp
 	udp->dgram_cksum = c ? c : 0xffff;
 }
 
+/* The IPv4 header checksum over the header at ip, IHL words long, as it
+ * is now: the value to store when its checksum field is 0, and 0 when the
+ * field already holds the right value. rte_ipv4_cksum() gives the same in
+ * ~120 instructions, a 16-bit word per step; this is ~25, and every
+ * request's header is checked and every reply's filled (callgrind,
+ * perf/bench-pipeline). */
+static inline uint16_t ipv4_header_checksum(const struct rte_ipv4_hdr *ip)
+{
+	size_t len = (size_t)(ip->version_ihl & 0x0f) * 4;
+	uint64_t sum;
+
+	if (len == sizeof(*ip)) {
+		/* no options: five words, no loop */
+		uint32_t w[5];
+		memcpy(w, ip, sizeof(w));
+		sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	} else {
+		sum = inet_sum(ip, len, 0);
+	}
+	return (uint16_t)~inet_fold(sum);
+}
+
 #endif

@@ -63,7 +63,7 @@ static enum packet_status decode_ipv4(const struct rte_mbuf *m, uint8_t *frame, 
 	if (total_len < ihl || out->l3_offset + total_len > frame_len)
 		return PACKET_TRUNCATED;
 	/* Summing a header that carries its correct checksum gives 0. */
-	if (rte_ipv4_cksum(ip) != 0)
+	if (ipv4_header_checksum(ip) != 0)
 		return PACKET_BAD_IP_HEADER;
 	if (rte_be_to_cpu_16(ip->fragment_offset) & IPV4_FRAGMENT_MASK)
 		return PACKET_BAD_IP_HEADER;
@@ -184,7 +184,7 @@ int packet_make_reply(struct rte_mbuf *m, const struct udp_datagram *d,
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(ihl + sizeof(*udp) + payload_len));
 		ip->time_to_live = 64;
 		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		ip->hdr_checksum = ipv4_header_checksum(ip);
 		udp_checksum_fill(ip, 4, udp);
 	} else {
 		struct rte_ipv6_hdr *ip = (void *)(frame + d->l3_offset);
@@ -265,7 +265,7 @@ int packet_build_udp(struct rte_mbuf *m, const struct packet_path *p, const uint
 		ip->next_proto_id = IPPROTO_UDP;
 		memcpy(&ip->src_addr, p->local_ip, 4);
 		memcpy(&ip->dst_addr, peer_ip, 4);
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		ip->hdr_checksum = ipv4_header_checksum(ip);
 		udp_checksum_fill(ip, 4, udp);
 	} else {
 		struct rte_ipv6_hdr *ip = (void *)(frame + l3);

@@ -288,6 +288,32 @@ static void test_reply_larger_than_the_buffer_is_refused(void **state)
 	assert_int_equal(packet_make_reply(&mbuf, &d, cap), 0);
 }
 
+/* ipv4_header_checksum equals rte_ipv4_cksum for random headers of every
+ * length (IHL 5 to 15), and gives 0 over a header carrying it. */
+static void test_ipv4_header_checksum_matches_dpdk(void **state)
+{
+	static uint8_t buf[64] __attribute__((aligned(8)));
+	struct rte_ipv4_hdr *ip = (void *)buf;
+	uint32_t seed = 777;
+
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(seed >> 16);
+		}
+		ip->version_ihl = (uint8_t)(0x40 | (5 + round % 11));
+		ip->hdr_checksum = 0;
+		uint16_t ours = ipv4_header_checksum(ip), ref = rte_ipv4_cksum(ip);
+		if (ours != ref)
+			fail_msg("IHL %d: ours %04x, DPDK %04x", 5 + round % 11, ours, ref);
+		ip->hdr_checksum = ours;
+		assert_int_equal(ipv4_header_checksum(ip), 0);
+		ip->hdr_checksum ^= 0x0100;
+		assert_int_not_equal(ipv4_header_checksum(ip), 0);
+	}
+}
+
 /* Our checksum equals DPDK's reference for every datagram length up to
  * 1472 bytes (odd ones too), random contents, IPv4 and IPv6, and verifies
  * what it filled. */
@@ -381,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_reply_goes_back_to_the_source_with_valid_checksums),
 		cmocka_unit_test(test_reply_larger_than_the_buffer_is_refused),
 		cmocka_unit_test(test_udp_checksum_matches_dpdk_for_every_length),
+		cmocka_unit_test(test_ipv4_header_checksum_matches_dpdk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
