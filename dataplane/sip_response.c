@@ -116,13 +116,20 @@ static void append_via(struct response_writer *w, const struct sip_via *via, boo
 	struct sip_slice rest = via->params, name, value;
 
 	response_append(w, "Via: ", 5);
-	response_append_slice(w, via->protocol);
-	response_append(w, "/", 1);
-	response_append_slice(w, via->version);
-	response_append(w, "/", 1);
-	response_append_slice(w, via->transport);
-	response_append(w, " ", 1);
-	append_host_port(w, via->host, via->host_is_ipv6, via->has_port, via->port);
+	if (via->sent_raw.ptr) {
+		/* as written, in one copy (callgrind, perf/bench-pipeline: ~150
+		 * fewer instructions a response than the seven parts and the
+		 * port's digits) */
+		response_append_slice(w, via->sent_raw);
+	} else {
+		response_append_slice(w, via->protocol);
+		response_append(w, "/", 1);
+		response_append_slice(w, via->version);
+		response_append(w, "/", 1);
+		response_append_slice(w, via->transport);
+		response_append(w, " ", 1);
+		append_host_port(w, via->host, via->host_is_ipv6, via->has_port, via->port);
+	}
 	if (!top) {
 		append_params(w, via->params);
 		response_append(w, "\r\n", 2);

@@ -458,7 +458,7 @@ static bool parse_via(const char *p, const char *end, const char *lim, struct si
 	v->rport_name = (struct sip_slice){ NULL, 0 };
 	v->rport = 0;
 	v->params = none;
-	const char *q;
+	const char *q, *start = p;
 	if (end - p > 8 && lim - p >= 16 && memcmp(p, "SIP/2.0/", 8) == 0) {
 		/* the usual sent-protocol, as the token scans below would
 		 * split it (perf/bench-parse, callgrind: this, the Via host
@@ -502,14 +502,17 @@ static bool parse_via(const char *p, const char *end, const char *lim, struct si
 		if (p == NULL)
 			return false;
 	}
+	const char *sent_end = p;
 	p = sip_skip_lws(p, end);
 	if (p < end && *p == ':') {
 		p = sip_scan_port_lim(sip_skip_lws(p + 1, end), end, lim, &v->port);
 		if (p == NULL)
 			return false;
 		v->has_port = true;
-		p = sip_skip_lws(p, end);
+		sent_end = p;
 	}
+	v->sent_raw = sip_mk(start, sent_end);
+	p = sip_skip_lws(p, end);
 	if (p >= end)
 		return true;
 	if (*p != ';')
@@ -1418,11 +1421,14 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 			v++;
 		v = sip_skip_lws(v, ve);
 		p = nl + 1;
+		unsigned vias_before = m->via_count;
 		st = parse_header(m, (enum hdr_id)id, name, v, ve, end);
 		if (st != SIP_PARSE_OK)
 			return st;
 		if (folded) {
 			/* a raw value is only given whole on one line */
+			for (unsigned i = vias_before; i < m->via_count; i++)
+				m->via[i].sent_raw = sip_mk(NULL, NULL);
 			if (id == HDR_FROM)
 				m->from.raw = sip_mk(NULL, NULL);
 			else if (id == HDR_TO)

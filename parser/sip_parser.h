@@ -170,6 +170,8 @@ struct sip_via {
 	uint16_t rport;
 	struct sip_slice rport_name; /* the rport parameter's name, where a value goes */
 	struct sip_slice params;     /* every parameter, from the first ';' (included) */
+	struct sip_slice sent_raw;   /* sent-protocol and sent-by as written ("SIP/2.0/UDP
+				      * 198.18.0.1:5062"); absent when the header was folded */
 };
 
 /* name-addr / addr-spec with header parameters (From, To, Contact). */

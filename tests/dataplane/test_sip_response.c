@@ -169,6 +169,36 @@ static void test_dialog_headers_are_echoed_as_written(void **state)
 	}
 }
 
+/* The top Via is echoed with its sent-by as written and received= and
+ * rport= added; a folded one is rebuilt from its parts. */
+static void test_top_via_is_echoed_as_written(void **state)
+{
+	static struct sip_msg msg;
+	static char out[2048];
+	static const struct { const char *via, *want; } cases[] = {
+		{ "Via: SIP/2.0/UDP  192.0.2.1:5062;branch=z9hG4bK1;rport\r\n",
+		  "\r\nVia: SIP/2.0/UDP  192.0.2.1:5062;branch=z9hG4bK1;rport=5060;received=192.0.2.7\r\n" },
+		{ "Via: SIP/2.0/UDP\r\n 192.0.2.1:5062;branch=z9hG4bK1\r\n",
+		  "\r\nVia: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bK1;received=192.0.2.7\r\n" },
+	};
+	struct sip_source src = { .ip_version = 4, .addr = { 192, 0, 2, 7 }, .port = 5060 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		struct response_writer w;
+		int n = snprintf(text, sizeof(text),
+				 "REGISTER sip:sipreg.test SIP/2.0\r\n%s"
+				 "From: <sip:u@sipreg.test>;tag=1\r\nTo: <sip:u@sipreg.test>\r\n"
+				 "CSeq: 1 REGISTER\r\nCall-ID: c1\r\nContent-Length: 0\r\n\r\n", cases[i].via);
+		assert_int_equal(sip_parse(text, (size_t)n, &msg), SIP_PARSE_OK);
+		response_begin(&w, out, sizeof(out), 200, "OK", &msg, &src);
+		assert_true(response_finish(&w) > 0);
+		if (strstr(out, cases[i].want) == NULL)
+			fail_msg("case %zu: %s", i, out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_source_ip_text_equals_inet_ntop),
 		cmocka_unit_test(test_to_tag_follows_the_call_id),
 		cmocka_unit_test(test_dialog_headers_are_echoed_as_written),
+		cmocka_unit_test(test_top_via_is_echoed_as_written),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

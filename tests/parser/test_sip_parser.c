@@ -189,6 +189,30 @@ static void test_from_to_and_cseq_keep_their_raw_value_on_one_line(void **state)
 	assert_int_equal(msg.cseq, 7);
 }
 
+/* Each Via keeps its sent-protocol and sent-by as written, for a response
+ * to echo; a Via line folded over lines has none. */
+static void test_via_keeps_its_sent_by_as_written_on_one_line(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(REG_HEAD "Via: SIP / 2.0 / UDP  192.0.2.1 : 5070 ;branch=z9hG4bKa, "
+				   "SIP/2.0/TCP [2001:db8::1];branch=z9hG4bKb\r\nv: SIP/2.0/UDP h.example\r\n"
+				   FROM TO CALLID CSEQ "\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.via_count, 3);
+	assert_slice(msg.via[0].sent_raw, "SIP / 2.0 / UDP  192.0.2.1 : 5070");
+	assert_slice(msg.via[1].sent_raw, "SIP/2.0/TCP [2001:db8::1]");
+	assert_slice(msg.via[2].sent_raw, "SIP/2.0/UDP h.example");
+	assert_int_equal(parse(REG_HEAD "Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKc\r\n"
+				   "Via: SIP/2.0/UDP 192.0.2.1:5070,\r\n SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKd\r\n"
+				   FROM TO CALLID CSEQ "\r\n"),
+			 SIP_PARSE_OK);
+	assert_int_equal(msg.via_count, 3);
+	assert_slice(msg.via[0].sent_raw, "SIP/2.0/UDP 192.0.2.9");
+	assert_null(msg.via[1].sent_raw.ptr);
+	assert_null(msg.via[2].sent_raw.ptr);
+	assert_int_equal(msg.via[1].port, 5070);
+}
+
 static void test_lws_around_colon_and_slash(void **state)
 {
 	(void)state;
@@ -1177,6 +1201,7 @@ int main(void)
 		cmocka_unit_test(test_header_names_are_case_insensitive),
 		cmocka_unit_test(test_folded_header_value_is_one_value),
 		cmocka_unit_test(test_from_to_and_cseq_keep_their_raw_value_on_one_line),
+		cmocka_unit_test(test_via_keeps_its_sent_by_as_written_on_one_line),
 		cmocka_unit_test(test_lws_around_colon_and_slash),
 		cmocka_unit_test(test_comma_separated_and_repeated_via_are_one_list),
 		cmocka_unit_test(test_contact_star_is_recognised),
