@@ -88,16 +88,6 @@ static size_t hex_len_of(enum digest_algorithm alg)
 	return alg == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Constant-time comparison of n bytes (a multiple of 8), 8 at a time, for
  * nonce MACs and Digest responses: CRYPTO_memcmp goes byte by byte (0.7 %
  * of perf/bench-pipeline). */
@@ -332,12 +322,9 @@ enum digest_nonce_status digest_nonce_check(struct digest_engine *e, uint32_t no
 
 	if (nonce_len != DIGEST_NONCE_LEN)
 		return DIGEST_NONCE_INVALID;
-	for (int i = 0; i < NONCE_TS_HEX; i++) {
-		int v = hex_value(nonce[i]);
-		if (v < 0 || (nonce[i] >= 'A' && nonce[i] <= 'F'))
-			return DIGEST_NONCE_INVALID;
-		ts = (ts << 4) | (uint32_t)v;
-	}
+	_Static_assert(NONCE_TS_HEX == 8, "the time is 8 hex digits");
+	if (!hex_decode8(nonce, true, &ts))
+		return DIGEST_NONCE_INVALID;
 	/* A nonce made (or checked) here lately is recognised without its
 	 * HMAC: the authorized REGISTER that follows a 401 within the second
 	 * brings back exactly the nonce just made for its source. */

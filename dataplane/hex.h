@@ -1,5 +1,6 @@
 /* hex.h — lower-case hex digits of bytes, for the packet path: nonce MACs
- * and digests (digest.c), the To tag (sip_response.c).
+ * and digests (digest.c), the To tag (sip_response.c); and 8 hex digits
+ * back to a number (a nonce's time, a Digest nc).
  *
  * Sixteen bytes at a time with SSSE3 (every CPU DPDK 22.11 runs on has
  * SSE4.2), written as two 16-byte stores: byte by byte, a reader that
@@ -10,6 +11,7 @@
 #ifndef SIPREG_HEX_H
 #define SIPREG_HEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -54,6 +56,30 @@ static inline void hex_encode(const uint8_t *in, size_t n, char *out)
 #endif
 	for (size_t i = 0; i < n; i++)
 		memcpy(out + 2 * i, pairs + 2 * in[i], 2);
+}
+
+/* The value of the 8 hex digits at p (the first most significant) into
+ * *out. Returns false, *out untouched, when one is not a hex digit, or is
+ * a capital letter and lower_only is set (our nonces are written in lower
+ * case; a Digest nc may be in either). Without a branch per digit. */
+static inline bool hex_decode8(const char *p, bool lower_only, uint32_t *out)
+{
+	uint32_t v = 0;
+	bool bad = false;
+
+	for (int i = 0; i < 8; i++) {
+		unsigned c = (unsigned char)p[i];
+		unsigned digit = c - '0';
+		unsigned letter = (c | (lower_only ? 0u : 0x20u)) - 'a';
+		bool is_digit = digit <= 9;
+
+		bad |= !is_digit && letter > 5;
+		v = v << 4 | (is_digit ? digit : letter + 10);
+	}
+	if (bad)
+		return false;
+	*out = v;
+	return true;
 }
 
 #endif
