@@ -32,12 +32,26 @@ static inline void hex_encode16(const uint8_t *in, char *out)
 	_mm_storeu_si128((__m128i *)(void *)out, _mm_unpacklo_epi8(hi, lo));
 	_mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_unpackhi_epi8(hi, lo));
 }
+
+/* hex_encode16 for 8 bytes: one 16-byte store. */
+__attribute__((target("ssse3")))
+static inline void hex_encode8(const uint8_t *in, char *out)
+{
+	const __m128i digits = _mm_setr_epi8('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a',
+					     'b', 'c', 'd', 'e', 'f');
+	const __m128i nibble = _mm_set1_epi8(0x0f);
+	__m128i v = _mm_loadl_epi64((const __m128i *)(const void *)in);
+	__m128i hi = _mm_shuffle_epi8(digits, _mm_and_si128(_mm_srli_epi16(v, 4), nibble));
+	__m128i lo = _mm_shuffle_epi8(digits, _mm_and_si128(v, nibble));
+
+	_mm_storeu_si128((__m128i *)(void *)out, _mm_unpacklo_epi8(hi, lo));
+}
 #endif
 
-/* Writes the 2n hex digits of in[0..n) to out (not NUL-terminated). The
- * bytes short of 16 go a pair of digits per table load: digit by digit the
- * To tag's 8 bytes cost ~90 instructions more a response (callgrind,
- * perf/bench-pipeline). */
+/* Writes the 2n hex digits of in[0..n) to out (not NUL-terminated): 16
+ * and then 8 bytes a step, the rest a pair of digits per table load. The
+ * To tag's 8 bytes cost ~65 instructions a response by the table, ~10 in
+ * one step (callgrind, perf/bench-pipeline). */
 static inline void hex_encode(const uint8_t *in, size_t n, char *out)
 {
 	static const char pairs[] =
@@ -53,6 +67,12 @@ static inline void hex_encode(const uint8_t *in, size_t n, char *out)
 #if defined(__x86_64__)
 	for (; n >= 16; in += 16, out += 32, n -= 16)
 		hex_encode16(in, out);
+	if (n >= 8) {
+		hex_encode8(in, out);
+		in += 8;
+		out += 16;
+		n -= 8;
+	}
 #endif
 	for (size_t i = 0; i < n; i++)
 		memcpy(out + 2 * i, pairs + 2 * in[i], 2);
