@@ -1409,7 +1409,7 @@ enum sip_parse_status sip_parse(const char *buf, size_t len, struct sip_msg *m)
 			nl = find_lf(p, end, &odd);
 			if (nl == NULL)
 				return SIP_PARSE_NO_END_OF_LINE;
-			if (nl + 1 < end && sip_is_ws(nl[1])) {
+			if (nl + 1 < end && (unsigned char)nl[1] <= ' ' && sip_is_ws(nl[1])) {
 				p = nl + 1;
 				folded = true;
 				continue;
