@@ -1,6 +1,7 @@
 /* md5_x16.c — see md5_x16.h. RFC 1321's steps, a lane per message. */
 #include "md5_x16.h"
 
+#include <endian.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -128,10 +129,13 @@ void md5_x16(const uint8_t *buf, const uint8_t blocks[], unsigned n, uint8_t out
 	_mm512_storeu_si512(words[1], b);
 	_mm512_storeu_si512(words[2], c);
 	_mm512_storeu_si512(words[3], d);
+	/* a digest is its four words in little-endian order: a word a store,
+	 * not a byte (256 byte stores a group before) */
 	for (unsigned i = 0; i < n; i++)
-		for (int w = 0; w < 4; w++)
-			for (int k = 0; k < 4; k++)
-				out[i][4 * w + k] = (uint8_t)(words[w][i] >> (8 * k));
+		for (int w = 0; w < 4; w++) {
+			uint32_t word = htole32(words[w][i]);
+			memcpy(&out[i][4 * w], &word, 4);
+		}
 }
 
 #else
