@@ -11,7 +11,6 @@
 #include <rte_prefetch.h>
 #include <rte_ring_elem.h>
 
-
 #include "aor_hash.h"
 #include "hex.h"
 #include "event_ring.h"
@@ -237,7 +236,7 @@ static bool aor_of(const struct sip_uri *to, char *out, size_t *len)
 	memcpy(out, "sip:", 4);
 	copy_short(out + 4, to->user.ptr, to->user.len);
 	out[4 + to->user.len] = '@';
-	/* ASCII only, without the locale lookup of tolower(): host names are */
+	/* host names are ASCII: lower-cased without tolower()'s locale lookup */
 	copy_lower_ascii(out + 5 + to->user.len, to->host.ptr, to->host.len);
 	return true;
 }

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* Writes v in decimal to end just before end (room for 10 digits before
- * it); returns where it starts. */
+/* Writes v in decimal so that it ends just before end (room for 10 digits
+ * before it); returns where it starts. */
 static char *decimal_text(uint32_t v, char *end)
 {
 	static const char pairs[] =
@@ -215,12 +215,12 @@ static void append_name_addr(struct response_writer *w, const struct sip_name_ad
 	response_append_slice(w, a->params);
 }
 
+#define TO_TAG_LEN (5 + 16)   /* ";tag=" and 16 hex digits */
+
 /* The To tag of a request without one, a hash of its Call-ID so that
  * retransmissions get the same tag: 8 bytes a step (FNV-1a's multiply with
  * a shift to spread the high bits). Byte by byte it was ~480 instructions
  * a response (callgrind, perf/bench-pipeline). */
-#define TO_TAG_LEN (5 + 16)   /* ";tag=" and 16 hex digits */
-
 static char *to_tag_text(struct sip_slice call_id, char *out)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ call_id.len;
