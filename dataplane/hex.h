@@ -19,32 +19,40 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+/* The hex digits of the bytes of v: those of the first 8 bytes in *low,
+ * those of the last 8 in *high, in order. */
 __attribute__((target("ssse3")))
-static inline void hex_encode16(const uint8_t *in, char *out)
+static inline void hex_digits16(__m128i v, __m128i *low, __m128i *high)
 {
 	const __m128i digits = _mm_setr_epi8('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a',
 					     'b', 'c', 'd', 'e', 'f');
 	const __m128i nibble = _mm_set1_epi8(0x0f);
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)in);
 	__m128i hi = _mm_shuffle_epi8(digits, _mm_and_si128(_mm_srli_epi16(v, 4), nibble));
 	__m128i lo = _mm_shuffle_epi8(digits, _mm_and_si128(v, nibble));
 
-	_mm_storeu_si128((__m128i *)(void *)out, _mm_unpacklo_epi8(hi, lo));
-	_mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_unpackhi_epi8(hi, lo));
+	*low = _mm_unpacklo_epi8(hi, lo);
+	*high = _mm_unpackhi_epi8(hi, lo);
+}
+
+__attribute__((target("ssse3")))
+static inline void hex_encode16(const uint8_t *in, char *out)
+{
+	__m128i low, high;
+
+	hex_digits16(_mm_loadu_si128((const __m128i *)(const void *)in), &low, &high);
+	_mm_storeu_si128((__m128i *)(void *)out, low);
+	_mm_storeu_si128((__m128i *)(void *)(out + 16), high);
 }
 
 /* hex_encode16 for 8 bytes: one 16-byte store. */
 __attribute__((target("ssse3")))
 static inline void hex_encode8(const uint8_t *in, char *out)
 {
-	const __m128i digits = _mm_setr_epi8('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a',
-					     'b', 'c', 'd', 'e', 'f');
-	const __m128i nibble = _mm_set1_epi8(0x0f);
-	__m128i v = _mm_loadl_epi64((const __m128i *)(const void *)in);
-	__m128i hi = _mm_shuffle_epi8(digits, _mm_and_si128(_mm_srli_epi16(v, 4), nibble));
-	__m128i lo = _mm_shuffle_epi8(digits, _mm_and_si128(v, nibble));
+	__m128i low, high;
 
-	_mm_storeu_si128((__m128i *)(void *)out, _mm_unpacklo_epi8(hi, lo));
+	hex_digits16(_mm_loadl_epi64((const __m128i *)(const void *)in), &low, &high);
+	(void)high;
+	_mm_storeu_si128((__m128i *)(void *)out, low);
 }
 #endif
 

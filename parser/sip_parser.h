@@ -324,6 +324,20 @@ bool sip_param_next(struct sip_slice *rest, struct sip_slice *name, struct sip_s
  * when absent or when the list is malformed before reaching it. */
 bool sip_param_find(struct sip_slice params, const char *name, struct sip_slice *value);
 
+/* sip_bytes_equal for n in w..2w: the first and the last w bytes; w is a
+ * constant at every call, so each memcpy is one load. */
+static inline __attribute__((always_inline)) bool sip_ends_equal(const char *a, const char *b, size_t n,
+									size_t w)
+{
+	uint64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+
+	memcpy(&a0, a, w);
+	memcpy(&b0, b, w);
+	memcpy(&a1, a + n - w, w);
+	memcpy(&b1, b + n - w, w);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 /* True when a[0..n) and b[0..n) hold the same bytes. Inline, with at most
  * two overlapping loads a side up to 16 bytes: the names compared for
  * every REGISTER (domain, realm, user, algorithm, qop) are short, and a
@@ -333,22 +347,10 @@ static inline bool sip_bytes_equal(const char *a, const char *b, size_t n)
 {
 	if (n > 16)
 		return memcmp(a, b, n) == 0;
-	if (n >= 8) {
-		uint64_t a0, a1, b0, b1;
-		memcpy(&a0, a, 8);
-		memcpy(&b0, b, 8);
-		memcpy(&a1, a + n - 8, 8);
-		memcpy(&b1, b + n - 8, 8);
-		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-	}
-	if (n >= 4) {
-		uint32_t a0, a1, b0, b1;
-		memcpy(&a0, a, 4);
-		memcpy(&b0, b, 4);
-		memcpy(&a1, a + n - 4, 4);
-		memcpy(&b1, b + n - 4, 4);
-		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-	}
+	if (n >= 8)
+		return sip_ends_equal(a, b, n, 8);
+	if (n >= 4)
+		return sip_ends_equal(a, b, n, 4);
 	for (size_t i = 0; i < n; i++)
 		if (a[i] != b[i])
 			return false;

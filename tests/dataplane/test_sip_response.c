@@ -135,6 +135,22 @@ static void test_to_tag_follows_the_call_id(void **state)
 	}
 }
 
+/* Parses text into msg and writes the response to it into out (cap
+ * bytes, NUL-terminated); returns its length. text must outlive msg. */
+static int respond_to(const char *text, struct sip_msg *msg, char *out, size_t cap, unsigned code,
+		      const char *reason, const struct sip_source *src)
+{
+	struct response_writer w;
+	int n;
+
+	assert_int_equal(sip_parse(text, strlen(text), msg), SIP_PARSE_OK);
+	response_begin(&w, out, cap - 1, code, reason, msg, src);
+	n = response_finish(&w);
+	assert_true(n > 0);
+	out[n] = '\0';
+	return n;
+}
+
 /* The status line carries the code's three digits; From, To and CSeq are
  * echoed as the request wrote them, or rebuilt from their parts when the
  * request folded them over lines. */
@@ -155,14 +171,11 @@ static void test_dialog_headers_are_echoed_as_written(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char text[1024];
-		struct response_writer w;
-		int n = snprintf(text, sizeof(text),
-				 "REGISTER sip:sipreg.test SIP/2.0\r\n"
-				 "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n%s"
-				 "Call-ID: c1\r\nContent-Length: 0\r\n\r\n", cases[i].head);
-		assert_int_equal(sip_parse(text, (size_t)n, &msg), SIP_PARSE_OK);
-		response_begin(&w, out, sizeof(out), 423, "Interval Too Brief", &msg, &src);
-		assert_true(response_finish(&w) > 0);
+		snprintf(text, sizeof(text),
+			 "REGISTER sip:sipreg.test SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n%s"
+			 "Call-ID: c1\r\nContent-Length: 0\r\n\r\n", cases[i].head);
+		respond_to(text, &msg, out, sizeof(out), 423, "Interval Too Brief", &src);
 		assert_memory_equal(out, "SIP/2.0 423 Interval Too Brief\r\n", 32);
 		assert_non_null(strstr(out, cases[i].want));
 		assert_non_null(strstr(out, i == 0 ? "\r\nCSeq: 12  REGISTER\r\n" : "\r\nCSeq: 12 REGISTER\r\n"));
@@ -186,14 +199,11 @@ static void test_top_via_is_echoed_as_written(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char text[1024];
-		struct response_writer w;
-		int n = snprintf(text, sizeof(text),
-				 "REGISTER sip:sipreg.test SIP/2.0\r\n%s"
-				 "From: <sip:u@sipreg.test>;tag=1\r\nTo: <sip:u@sipreg.test>\r\n"
-				 "CSeq: 1 REGISTER\r\nCall-ID: c1\r\nContent-Length: 0\r\n\r\n", cases[i].via);
-		assert_int_equal(sip_parse(text, (size_t)n, &msg), SIP_PARSE_OK);
-		response_begin(&w, out, sizeof(out), 200, "OK", &msg, &src);
-		assert_true(response_finish(&w) > 0);
+		snprintf(text, sizeof(text),
+			 "REGISTER sip:sipreg.test SIP/2.0\r\n%s"
+			 "From: <sip:u@sipreg.test>;tag=1\r\nTo: <sip:u@sipreg.test>\r\n"
+			 "CSeq: 1 REGISTER\r\nCall-ID: c1\r\nContent-Length: 0\r\n\r\n", cases[i].via);
+		respond_to(text, &msg, out, sizeof(out), 200, "OK", &src);
 		if (strstr(out, cases[i].want) == NULL)
 			fail_msg("case %zu: %s", i, out);
 	}
@@ -225,20 +235,12 @@ static void test_one_via_head_equals_the_general_code(void **state)
 			const char *rest = "From: <sip:u@sipreg.test>;tag=1\r\nCSeq: 4  REGISTER\r\n"
 					   "Call-ID: a-very-long-call-id-0123456789@198.18.0.1\r\n"
 					   "Content-Length: 0\r\n\r\n";
-			struct response_writer w;
-			int n = snprintf(text, sizeof(text), "REGISTER sip:sipreg.test SIP/2.0\r\n%s%s%s", vias[v],
-					 tos[t], rest);
-			assert_int_equal(sip_parse(text, (size_t)n, &one), SIP_PARSE_OK);
-			n = snprintf(text2, sizeof(text2), "REGISTER sip:sipreg.test SIP/2.0\r\n%s%s%s%s", vias[v],
-				     second, tos[t], rest);
-			assert_int_equal(sip_parse(text2, (size_t)n, &two), SIP_PARSE_OK);
-			response_begin(&w, out1, sizeof(out1), 401, "Unauthorized", &one, &src);
-			int len1 = response_finish(&w);
-			response_begin(&w, out2, sizeof(out2), 401, "Unauthorized", &two, &src);
-			int len2 = response_finish(&w);
-			assert_true(len1 > 0 && len2 > 0);
-			out1[len1] = '\0';
-			out2[len2] = '\0';
+			snprintf(text, sizeof(text), "REGISTER sip:sipreg.test SIP/2.0\r\n%s%s%s", vias[v], tos[t],
+				 rest);
+			snprintf(text2, sizeof(text2), "REGISTER sip:sipreg.test SIP/2.0\r\n%s%s%s%s", vias[v],
+				 second, tos[t], rest);
+			respond_to(text, &one, out1, sizeof(out1), 401, "Unauthorized", &src);
+			respond_to(text2, &two, out2, sizeof(out2), 401, "Unauthorized", &src);
 			char *line = strstr(out2, second);
 			assert_non_null(line);
 			memmove(line, line + strlen(second), strlen(line + strlen(second)) + 1);
