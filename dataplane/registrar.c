@@ -171,16 +171,22 @@ static void append_challenge(struct registrar *r, struct response_writer *w,
 		return;
 	}
 	for (int i = 0; i < 2 && algorithms[i]; i++) {
-		response_append_str(w, "WWW-Authenticate: Digest realm=\"");
-		response_append_slice(w, realm);
-		response_append_str(w, "\", nonce=\"");
-		response_append(w, nonce, sizeof(nonce));
-		response_append_str(w, "\", algorithm=");
-		response_append_str(w, algorithms[i]);
-		response_append_str(w, ", qop=\"auth\"");
+		size_t alg_len = strlen(algorithms[i]);
+		char *p = response_reserve(w, 32 + realm.len + 10 + sizeof(nonce) + 13 + alg_len + 12 +
+					       (stale ? 12 : 0) + 2);
+
+		if (!p)
+			return;
+		p = response_put(p, "WWW-Authenticate: Digest realm=\"", 32);
+		p = response_put(p, realm.ptr, realm.len);
+		p = response_put(p, "\", nonce=\"", 10);
+		p = response_put(p, nonce, sizeof(nonce));
+		p = response_put(p, "\", algorithm=", 13);
+		p = response_put(p, algorithms[i], alg_len);
+		p = response_put(p, ", qop=\"auth\"", 12);
 		if (stale)
-			response_append_str(w, ", stale=true");
-		response_append(w, "\r\n", 2);
+			p = response_put(p, ", stale=true", 12);
+		response_put(p, "\r\n", 2);
 	}
 }
 
@@ -537,29 +543,47 @@ static void append_contact(struct response_writer *w, const struct store_binding
 	size_t len, inst_len;
 	const char *uri = store_binding_string(b, STORE_STR_CONTACT, &len);
 	const char *inst = store_binding_string(b, STORE_STR_INSTANCE, &inst_len);
+	bool reg_id = (b->flags & STORE_BINDING_HAS_REG_ID) != 0;
+	char expires_digits[16], reg_id_digits[16];
+	char *expires = response_decimal(expires_s, expires_digits + sizeof(expires_digits));
+	char *id = reg_id ? response_decimal(b->reg_id, reg_id_digits + sizeof(reg_id_digits))
+			  : reg_id_digits + sizeof(reg_id_digits);
+	size_t expires_len = (size_t)(expires_digits + sizeof(expires_digits) - expires);
+	size_t id_len = (size_t)(reg_id_digits + sizeof(reg_id_digits) - id);
+	char *p = response_reserve(w, 10 + len + 10 + expires_len + (inst_len ? 16 + inst_len + 1 : 0) +
+				       (reg_id ? 8 + id_len : 0) + 2);
 
-	response_append_str(w, "Contact: <");
-	response_append(w, uri, len);
-	response_append_str(w, ">;expires=");
-	response_append_u32(w, expires_s);
+	if (!p)
+		return;
+	p = response_put(p, "Contact: <", 10);
+	p = response_put(p, uri, len);
+	p = response_put(p, ">;expires=", 10);
+	p = response_put(p, expires, expires_len);
 	if (inst_len) {
-		response_append_str(w, ";+sip.instance=\"");
-		response_append(w, inst, inst_len);
-		response_append(w, "\"", 1);
+		p = response_put(p, ";+sip.instance=\"", 16);
+		p = response_put(p, inst, inst_len);
+		*p++ = '"';
 	}
-	if (b->flags & STORE_BINDING_HAS_REG_ID) {
-		response_append_str(w, ";reg-id=");
-		response_append_u32(w, b->reg_id);
+	if (reg_id) {
+		p = response_put(p, ";reg-id=", 8);
+		p = response_put(p, id, id_len);
 	}
-	response_append(w, "\r\n", 2);
+	response_put(p, "\r\n", 2);
 }
 
 static void append_date(struct registrar *r, struct response_writer *w, int64_t now_s)
 {
+	size_t len;
+	char *p;
+
 	refresh_date(r, now_s);
-	response_append_str(w, "Date: ");
-	response_append_str(w, r->date);
-	response_append(w, "\r\n", 2);
+	len = strlen(r->date);
+	p = response_reserve(w, 6 + len + 2);
+	if (!p)
+		return;
+	p = response_put(p, "Date: ", 6);
+	p = response_put(p, r->date, len);
+	response_put(p, "\r\n", 2);
 }
 
 /* The answer to a retransmitted authorized REGISTER: 200 with the AOR's

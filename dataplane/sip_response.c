@@ -8,9 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Writes v in decimal so that it ends just before end (room for 10 digits
- * before it); returns where it starts. */
-static char *decimal_text(uint32_t v, char *end)
+char *response_decimal(uint32_t v, char *end)
 {
 	static const char pairs[] =
 		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -35,7 +33,7 @@ static char *decimal_text(uint32_t v, char *end)
 void response_append_u32(struct response_writer *w, uint32_t v)
 {
 	char digits[32];          /* 10 used; sized so the inline copy's reach is in bounds */
-	char *p = decimal_text(v, digits + sizeof(digits));
+	char *p = response_decimal(v, digits + sizeof(digits));
 
 	response_append(w, p, (size_t)(digits + sizeof(digits) - p));
 }
@@ -289,14 +287,6 @@ static void status_line(struct response_writer *w, char *buf, size_t cap, unsign
 	response_append(w, "\r\n", 2);
 }
 
-/* Appends n bytes at p, for begin_common's writes after its one
- * capacity check. */
-static inline char *put(char *p, const char *s, size_t n)
-{
-	copy_short(p, s, n);
-	return p + n;
-}
-
 /*
  * response_begin for the request nearly every phone sends: one Via with
  * no received= and a bare rport or none, From, To and CSeq each on one
@@ -325,7 +315,7 @@ static bool begin_common(struct response_writer *w, char *buf, size_t cap, unsig
 	size_t ip_len = source_ip_text(src, ip);
 	size_t port_len = 0;
 	if (bare_rport) {
-		port = decimal_text(src->port, port);
+		port = response_decimal(src->port, port);
 		port_len = (size_t)(port_digits + sizeof(port_digits) - port);
 	}
 	size_t need = 12 + reason_len + 2 + 5 + via->sent_raw.len + via->params.len +
@@ -340,33 +330,33 @@ static bool begin_common(struct response_writer *w, char *buf, size_t cap, unsig
 	start[8] = (char)('0' + code / 100);
 	start[9] = (char)('0' + code / 10 % 10);
 	start[10] = (char)('0' + code % 10);
-	p = put(p, start, 12);
-	p = put(p, reason, reason_len);
-	p = put(p, "\r\nVia: ", 7);
-	p = put(p, via->sent_raw.ptr, via->sent_raw.len);
+	p = response_put(p, start, 12);
+	p = response_put(p, reason, reason_len);
+	p = response_put(p, "\r\nVia: ", 7);
+	p = response_put(p, via->sent_raw.ptr, via->sent_raw.len);
 	if (bare_rport) {
 		/* the parameters as received, a value given to the bare rport */
 		size_t before = (size_t)(via->rport_name.ptr - via->params.ptr) + 5;
-		p = put(p, via->params.ptr, before);
+		p = response_put(p, via->params.ptr, before);
 		*p++ = '=';
-		p = put(p, port, port_len);
-		p = put(p, via->params.ptr + before, via->params.len - before);
+		p = response_put(p, port, port_len);
+		p = response_put(p, via->params.ptr + before, via->params.len - before);
 	} else {
-		p = put(p, via->params.ptr, via->params.len);
+		p = response_put(p, via->params.ptr, via->params.len);
 	}
-	p = put(p, ";received=", 10);
-	p = put(p, ip, ip_len);
-	p = put(p, "\r\nFrom: ", 8);
-	p = put(p, req->from.raw.ptr, req->from.raw.len);
-	p = put(p, "\r\nTo: ", 6);
-	p = put(p, req->to.raw.ptr, req->to.raw.len);
+	p = response_put(p, ";received=", 10);
+	p = response_put(p, ip, ip_len);
+	p = response_put(p, "\r\nFrom: ", 8);
+	p = response_put(p, req->from.raw.ptr, req->from.raw.len);
+	p = response_put(p, "\r\nTo: ", 6);
+	p = response_put(p, req->to.raw.ptr, req->to.raw.len);
 	if (!req->to.tag.ptr)
 		p = to_tag_text(req->call_id, p);
-	p = put(p, "\r\nCall-ID: ", 11);
-	p = put(p, req->call_id.ptr, req->call_id.len);
-	p = put(p, "\r\nCSeq: ", 8);
-	p = put(p, req->cseq_raw.ptr, req->cseq_raw.len);
-	p = put(p, "\r\n", 2);
+	p = response_put(p, "\r\nCall-ID: ", 11);
+	p = response_put(p, req->call_id.ptr, req->call_id.len);
+	p = response_put(p, "\r\nCSeq: ", 8);
+	p = response_put(p, req->cseq_raw.ptr, req->cseq_raw.len);
+	p = response_put(p, "\r\n", 2);
 	w->buf = buf;
 	w->cap = cap;
 	w->len = (size_t)(p - buf);

@@ -92,9 +92,13 @@ static const char *register_msg(const char *user, const char *ruri_host, const c
 static enum registrar_action handle_from(const char *msg, const struct sip_source *src, int64_t now)
 {
 	uint32_t owner = 0;
+	/* zeros first: a byte of the answer left unwritten shows as a NUL */
+	memset(out, 0, sizeof(out));
 	enum registrar_action a = registrar_handle(&reg, msg, (uint32_t)strlen(msg), src, now, true,
 						   out, sizeof(out) - 1, &out_len, &owner);
 	out[a == REGISTRAR_REPLY ? out_len : 0] = '\0';
+	if (a == REGISTRAR_REPLY)
+		assert_int_equal(strlen(out), out_len);
 	return a;
 }
 
@@ -194,6 +198,39 @@ static void test_register_without_credentials_is_challenged_with_md5_and_sha256(
 	assert_non_null(strstr(out, "algorithm=MD5, qop=\"auth\""));
 	assert_non_null(strstr(out, "algorithm=SHA-256, qop=\"auth\""));
 	assert_int_equal(counters[STAT_auth_challenges], 1);
+}
+
+/* The challenge and Contact lines, written with one capacity check each,
+ * byte for byte: every piece, the lengths added up right. */
+static void test_challenge_and_contact_lines_are_exact(void **state)
+{
+	char want[600], nonce[DIGEST_NONCE_LEN + 1];
+	const char *head = "WWW-Authenticate: Digest realm=\"sipreg.test\", nonce=\"";
+	const char *at;
+
+	(void)state;
+	handle(register_msg("alice", REALM, "c1", 1, ""));
+	assert_status("SIP/2.0 401 ");
+	at = strstr(out, head);
+	assert_non_null(at);
+	memcpy(nonce, at + strlen(head), DIGEST_NONCE_LEN);
+	nonce[DIGEST_NONCE_LEN] = '\0';
+	snprintf(want, sizeof(want),
+		 "\r\n%s%s\", algorithm=MD5, qop=\"auth\"\r\n%s%s\", algorithm=SHA-256, qop=\"auth\"\r\n"
+		 "Content-Length: 0\r\n\r\n", head, nonce, head, nonce);
+	assert_non_null(strstr(out, want));
+
+	register_user("alice", "secret-a", "c-exact", 2,
+		      "Contact: <sip:alice@10.0.0.6:5062>;+sip.instance=\"<urn:uuid:1>\";reg-id=27\r\n"
+		      "Expires: 600\r\n");
+	assert_status("SIP/2.0 200 ");
+	/* behind NAT (Contact 10.0.0.x, source 198.18.0.2): nat_max_expires */
+	assert_non_null(strstr(out, "\r\nContact: <sip:alice@10.0.0.5:5062>;expires=120\r\n"));
+	assert_non_null(strstr(out, "\r\nContact: <sip:alice@10.0.0.6:5062>;expires=120;"
+				    "+sip.instance=\"<urn:uuid:1>\";reg-id=27\r\n"));
+	at = strstr(out, "\r\nDate: ");
+	assert_non_null(at);
+	assert_memory_equal(at + 8 + 25, " GMT\r\nContent-Length: 0\r\n\r\n", 27);
 }
 
 static void test_challenge_set_is_policy(void **state)
@@ -311,7 +348,7 @@ static void test_stale_nonce_with_right_credentials_is_401_stale(void **state)
 	authorization(auth, sizeof(auth), "alice", "secret-a", nonce, 1, "cn");
 	handle(register_msg("alice", REALM, "c-s", 2, auth));
 	assert_status("SIP/2.0 401 ");
-	assert_non_null(strstr(out, "stale=true"));
+	assert_non_null(strstr(out, ", qop=\"auth\", stale=true\r\n"));
 }
 
 static void test_stale_nonce_with_wrong_credentials_is_403(void **state)
@@ -825,6 +862,7 @@ int main(void)
 		T(test_request_uri_domain_not_served_is_404),
 		T(test_unsupported_require_is_420_with_unsupported),
 		T(test_register_without_credentials_is_challenged_with_md5_and_sha256),
+		T(test_challenge_and_contact_lines_are_exact),
 		T(test_challenge_set_is_policy),
 		T(test_unknown_user_gets_the_same_challenge_as_known_user),
 		T(test_valid_digest_registers_and_200_lists_contacts_with_expires_and_date),
