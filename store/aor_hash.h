@@ -1,5 +1,7 @@
 /*
- * aor_hash.h - the one hash of an address-of-record, and the owner rule.
+ * aor_hash.h - the one hash of an address-of-record, and the owner rule;
+ * its construction, seeded, also hashes the dataplane's other keys
+ * (store_hash_bytes).
  *
  * Every place that needs to know which worker owns an AOR (the dataplane's
  * hand-off ring, recovery from LMDB, the control process routing a kick)
@@ -11,8 +13,8 @@
  *
  * The hash reads 8 bytes at a time and mixes with a 64x64->128 multiply
  * (the wyhash/mum construction): ~20 cycles for a 30-byte AOR where byte-wise
- * FNV-1a took ~110 (perf/bench-store refresh path).  No table, no seed:
- * stable across processes and restarts on the same (little-endian) machine,
+ * FNV-1a took ~110 (perf/bench-store refresh path).  No table, and seed 0
+ * for AORs: stable across processes and restarts on the same (little-endian) machine,
  * which recovery needs because owners are recomputed from what LMDB holds.
  * The owner uses the high 32 bits and the binding table's index the low
  * bits: if both used the same bits, every AOR of worker k would have
