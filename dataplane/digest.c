@@ -91,8 +91,9 @@ static size_t hex_len_of(enum digest_algorithm alg)
 
 /* Constant-time comparison of n bytes (a multiple of 8), 8 at a time, for
  * nonce MACs and Digest responses: CRYPTO_memcmp goes byte by byte (0.7 %
- * of perf/bench-pipeline). */
-static bool equal_in_constant_time(const char *a, const char *b, size_t n)
+ * of perf/bench-pipeline). With lower_a, a's ASCII capitals count as small
+ * letters (received hex against our lower-case hex). */
+static bool equal_in_constant_time(const char *a, const char *b, size_t n, bool lower_a)
 {
 	uint64_t diff = 0;
 
@@ -100,7 +101,7 @@ static bool equal_in_constant_time(const char *a, const char *b, size_t n)
 		uint64_t x, y;
 		memcpy(&x, a + i, 8);
 		memcpy(&y, b + i, 8);
-		diff |= x ^ y;
+		diff |= (lower_a ? lower_ascii_word(x) : x) ^ y;
 	}
 	return diff == 0;
 }
@@ -223,13 +224,19 @@ static struct nonce_memo *memo_slot(const struct digest_engine *e, const char *n
 	return &e->memo[(w * 0x9e3779b97f4a7c15ULL) >> (64 - NONCE_MEMO_BITS)];
 }
 
+/* True when the memo's nonces are of realm. */
+static bool memo_realm_matches(const struct digest_engine *e, const char *realm, size_t realm_len)
+{
+	return realm_len == e->memo_realm_len && sip_bytes_equal(realm, e->memo_realm, realm_len);
+}
+
 /* The memo holds nonces of one realm: true when realm is it, or becomes
  * it (the memo emptied); false for a realm too long to keep. */
 static bool memo_realm_is(struct digest_engine *e, const char *realm, size_t realm_len)
 {
 	if (realm_len > sizeof(e->memo_realm))
 		return false;
-	if (realm_len == e->memo_realm_len && sip_bytes_equal(realm, e->memo_realm, realm_len))
+	if (memo_realm_matches(e, realm, realm_len))
 		return true;
 	memset(e->memo, 0, sizeof(struct nonce_memo) * NONCE_MEMO_SLOTS);
 	memset(e->pending_slot, 0, sizeof(e->pending_slot));
@@ -276,7 +283,7 @@ static bool memo_has(struct digest_engine *e, const char nonce[DIGEST_NONCE_LEN]
 {
 	const struct nonce_memo *m = memo_slot(e, nonce);
 
-	if (realm_len != e->memo_realm_len || !sip_bytes_equal(realm, e->memo_realm, realm_len))
+	if (!memo_realm_matches(e, realm, realm_len))
 		return false;
 	if (memo_entry_is(m, nonce, src))
 		return true;
@@ -333,7 +340,7 @@ enum digest_nonce_status digest_nonce_check(struct digest_engine *e, uint32_t no
 	} else {
 		if (nonce_mac_hex(e, nonce, src, realm, realm_len, expected) != 0)
 			return DIGEST_NONCE_INVALID;
-		if (!equal_in_constant_time(expected, nonce + NONCE_TS_HEX, NONCE_MAC_HEX))
+		if (!equal_in_constant_time(expected, nonce + NONCE_TS_HEX, NONCE_MAC_HEX, false))
 			return DIGEST_NONCE_INVALID;
 		memo_put(e, nonce, src, realm, realm_len);
 	}
@@ -494,20 +501,13 @@ void digest_expected_many(struct digest_engine *e, struct digest_expected *items
 bool digest_response_equals(const struct digest_response_input *in, const char *expected)
 {
 	size_t hex_len = hex_len_of(in->algorithm);
-	uint64_t diff = 0;
 
 	if (in->response_len != hex_len)
 		return false;
 	/* hex compares case-insensitively: the received one lower-cased
 	 * (expected is lower-case hex, so folding other capitals too cannot
-	 * make a match), in constant time like equal_in_constant_time */
-	for (size_t i = 0; i < hex_len; i += 8) {
-		uint64_t x, y;
-		memcpy(&x, in->response + i, 8);
-		memcpy(&y, expected + i, 8);
-		diff |= lower_ascii_word(x) ^ y;
-	}
-	return diff == 0;
+	 * make a match) */
+	return equal_in_constant_time(in->response, expected, hex_len, true);
 }
 
 bool digest_response_matches(struct digest_engine *e, const char *ha1,
