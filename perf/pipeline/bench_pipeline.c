@@ -205,9 +205,10 @@ static uint64_t run(struct worker *w, struct rte_mempool *pool, const struct fra
 /* A frame array in memory the kernel may back with 2 MiB pages
  * (transparent hugepages, madvise mode). The frames stand in for the
  * NIC's receive buffers, which sit in hugepages; in 4 KiB pages their
- * copy paid a TLB miss every four frames and its prefetcher stopped at
- * every page (+4 % on the authenticated figure, 1 M users). NULL when out
- * of memory. */
+ * copy pays a TLB miss every four frames. Whether the kernel gives them
+ * depends on the host: on the 2026-11-27 development VM it did not
+ * (AnonHugePages stayed 0 kB during a 1 M-user run), so the +0-4 % first
+ * seen with this was noise there. NULL when out of memory. */
 static struct frame *frames_alloc(uint32_t n)
 {
 	size_t huge = 2u << 20;
