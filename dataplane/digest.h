@@ -9,10 +9,9 @@
  * the authorized REGISTER which follows a 401 checks its nonce by compare
  * instead of by HMAC; a nonce the memo has lost (overwritten by another
  * in its slot, restart) is checked by its HMAC as before. One struct
- * digest_engine per
- * worker: its keyed HMAC states are computed once and copied per use, so
- * the packet path neither allocates nor re-keys (DESIGN.md: 1.1 us naive
- * vs 0.12 us with precomputed keyed states).
+ * digest_engine per worker: its keyed HMAC states are computed once and
+ * copied per use, so the packet path neither allocates nor re-keys
+ * (DESIGN.md: 1.1 us naive vs 0.12 us with precomputed keyed states).
  */
 #ifndef SIPREG_DIGEST_H
 #define SIPREG_DIGEST_H
