@@ -29,8 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sys/mman.h>
-
 #include <openssl/evp.h>
 
 #include <rte_eal.h>
@@ -202,22 +200,19 @@ static uint64_t run(struct worker *w, struct rte_mempool *pool, const struct fra
 	return ok;
 }
 
-/* A frame array in memory the kernel may back with 2 MiB pages
- * (transparent hugepages, madvise mode). The frames stand in for the
- * NIC's receive buffers, which sit in hugepages; in 4 KiB pages their
- * copy pays a TLB miss every four frames. Whether the kernel gives them
- * depends on the host: on the 2026-11-27 development VM it did not
- * (AnonHugePages stayed 0 kB during a 1 M-user run), so the +0-4 % first
- * seen with this was noise there. NULL when out of memory. */
-static struct frame *frames_alloc(uint32_t n)
+/* The frame arrays stand in for the NIC's receive buffers, which sit in
+ * 2 MiB hugepages (the mbuf pool's memory); so with hugepages they are
+ * allocated there too. In 4 KiB pages their copy pays a TLB miss every
+ * four frames, which no production worker pays (transparent hugepages
+ * were tried and never materialised on the development VM). NULL when
+ * out of memory. */
+static struct frame *frames_alloc(uint32_t n, bool hugepages)
 {
-	size_t huge = 2u << 20;
-	size_t bytes = (sizeof(struct frame) * (size_t)n + huge - 1) & ~(huge - 1);
-	void *p = aligned_alloc(huge, bytes);
+	size_t bytes = sizeof(struct frame) * (size_t)n;
 
-	if (p)
-		(void)madvise(p, bytes, MADV_HUGEPAGE);   /* no THP: 4 KiB pages */
-	return p;
+	if (hugepages)
+		return rte_malloc("bench-frames", bytes, 4096);
+	return aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
 }
 
 /* Free 2 MiB hugepages, or 0 when the kernel has none. */
@@ -256,8 +251,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-pipeline: -u must be 1..10000000\n");
 		return 2;
 	}
-	/* measured: 317 pages for 1 M users; twice that plus the mbufs */
-	unsigned long pages_needed = 64 + 2ul * 317 * users / 1000000;
+	/* measured: 317 pages for 1 M users; twice that plus the mbufs, plus
+	 * the three frame arrays (1 KiB a frame) */
+	unsigned long pages_needed = 64 + 2ul * 317 * users / 1000000 +
+				     3ul * sizeof(struct frame) * users / (2u << 20) + 3;
 	bool hugepages = free_hugepages() >= pages_needed;
 	snprintf(prefix, sizeof(prefix), "--file-prefix=bench-pipeline-%d", (int)getpid());
 	char **eal_argv = hugepages ? eal_huge : eal_small;
@@ -272,9 +269,9 @@ int main(int argc, char **argv)
 	uint8_t secret[DIGEST_SECRET_LEN] = { 42 };
 	struct digest_engine *engine = digest_engine_create(secret, 300);
 	struct store_account *accounts = calloc(users, sizeof(*accounts));
-	struct frame *initial = frames_alloc(users);
-	struct frame *authed = frames_alloc(users);
-	struct frame *refresh = frames_alloc(users);
+	struct frame *initial = frames_alloc(users, hugepages);
+	struct frame *authed = frames_alloc(users, hugepages);
+	struct frame *refresh = frames_alloc(users, hugepages);
 	if (!pool || !engine || !accounts || !initial || !authed || !refresh) {
 		fprintf(stderr, "bench-pipeline: out of memory\n");
 		return 1;
