@@ -684,17 +684,24 @@ void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stage
 			rte_prefetch0(found[j]->ha1_md5);
 		}
 	}
-	/* the group's Digest responses at once (md5_x16) */
+	/* the group's Digest responses at once (md5_x16). Their HA1s are
+	 * copied out first, in a loop of a few instructions a request, so
+	 * that the group's cache misses on them overlap: read inside the
+	 * digest's per-request assembly (~200 instructions each) they were
+	 * taken one or two at a time. perf/bench-pipeline, 1 M users, the
+	 * authorized round's digest step: ~160 -> ~80 ns a request (rdtsc
+	 * around it, two alternating runs each). */
 	struct digest_expected expected[64];
+	char ha1[64][DIGEST_SHA256_HEX_LEN];
 	uint32_t of[64], m = 0;
 	for (uint32_t j = 0; j < k; j++) {
 		struct registrar_stage *s = &stages[idx[j]];
 		if (!s->account || !s->has_digest_in)
 			continue;
-		expected[m] = (struct digest_expected){
-			.ha1 = ha1_of(s->account, s->digest_in.algorithm),
-			.in = &s->digest_in,
-		};
+		size_t ha1_len = s->digest_in.algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN
+								      : DIGEST_SHA256_HEX_LEN;
+		memcpy(ha1[m], ha1_of(s->account, s->digest_in.algorithm), ha1_len);
+		expected[m] = (struct digest_expected){ .ha1 = ha1[m], .in = &s->digest_in };
 		of[m++] = idx[j];
 	}
 	if (m == 0)
