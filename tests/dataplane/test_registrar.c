@@ -33,30 +33,40 @@ static uint32_t out_len;
 static const struct sip_source phone = { 4, { 198, 18, 0, 2 }, 5062 };
 static const struct sip_source other_ip = { 4, { 198, 18, 0, 9 }, 5062 };
 
-static void md5_hex(const char *text, char hex[33])
+/* Lower-case hex of md(text): 32 chars for MD5, 64 for SHA-256. */
+static void md_hex(const EVP_MD *md, const char *text, char *hex)
 {
-	unsigned char h[16];
+	unsigned char h[EVP_MAX_MD_SIZE];
 	unsigned n;
 
-	EVP_Digest(text, strlen(text), h, &n, EVP_md5(), NULL);
-	for (int i = 0; i < 16; i++)
+	EVP_Digest(text, strlen(text), h, &n, md, NULL);
+	for (unsigned i = 0; i < n; i++)
 		sprintf(hex + 2 * i, "%02x", h[i]);
+}
+
+/* An Authorization header for user/password on nonce (qop=auth), with
+ * MD5 or SHA-256. */
+static void authorization_with(bool sha256, char *buf, size_t cap, const char *user,
+			       const char *password, const char *nonce, unsigned nc, const char *cnonce)
+{
+	const EVP_MD *md = sha256 ? EVP_sha256() : EVP_md5();
+	char ha1[65], ha2[65], resp[65], text[512];
+
+	store_ha1_hex(sha256 ? STORE_HA1_SHA256 : STORE_HA1_MD5, user, REALM, password, ha1, sizeof(ha1));
+	md_hex(md, "REGISTER:sip:" REALM, ha2);
+	snprintf(text, sizeof(text), "%s:%s:%08x:%s:auth:%s", ha1, nonce, nc, cnonce, ha2);
+	md_hex(md, text, resp);
+	snprintf(buf, cap,
+		 "Authorization: Digest username=\"%s\", realm=\"" REALM "\", nonce=\"%s\", "
+		 "uri=\"sip:" REALM "\", response=\"%s\", algorithm=%s, cnonce=\"%s\", qop=auth, "
+		 "nc=%08x\r\n", user, nonce, resp, sha256 ? "SHA-256" : "MD5", cnonce, nc);
 }
 
 /* An Authorization header for user/password on nonce (MD5, qop=auth). */
 static void authorization(char *buf, size_t cap, const char *user, const char *password,
 			  const char *nonce, unsigned nc, const char *cnonce)
 {
-	char ha1[33], ha2[33], resp[33], text[512];
-
-	store_ha1_hex(STORE_HA1_MD5, user, REALM, password, ha1, sizeof(ha1));
-	md5_hex("REGISTER:sip:" REALM, ha2);
-	snprintf(text, sizeof(text), "%s:%s:%08x:%s:auth:%s", ha1, nonce, nc, cnonce, ha2);
-	md5_hex(text, resp);
-	snprintf(buf, cap,
-		 "Authorization: Digest username=\"%s\", realm=\"" REALM "\", nonce=\"%s\", "
-		 "uri=\"sip:" REALM "\", response=\"%s\", algorithm=MD5, cnonce=\"%s\", qop=auth, "
-		 "nc=%08x\r\n", user, nonce, resp, cnonce, nc);
+	authorization_with(false, buf, cap, user, password, nonce, nc, cnonce);
 }
 
 static void nonce_for(const struct sip_source *src, int64_t at, char nonce[DIGEST_NONCE_LEN + 1])
@@ -823,6 +833,36 @@ static void test_group_digests_decide_each_request(void **state)
 	assert_status("SIP/2.0 403 ");
 }
 
+/* A group mixing SHA-256 and MD5 responses: each is worked out with its
+ * own algorithm's HA1 (64 and 32 hex characters, copied out of the
+ * account before the group's digests) and decides its request. */
+static void test_group_digests_with_sha256_and_md5(void **state)
+{
+	static struct sip_msg msg[4];
+	static char texts[4][4096], auth[700];
+	static const bool sha256[4] = { true, false, true, false };
+	static const char *const password[4] = { "secret-a", "secret-a", "wrong", "wrong" };
+	static const char *const call_id[4] = { "gs-1", "gs-2", "gs-3", "gs-4" };
+	static const char *const want[4] = { "SIP/2.0 200 ", "SIP/2.0 200 ", "SIP/2.0 403 ", "SIP/2.0 403 " };
+	struct registrar_stage s[4];
+	char nonce[DIGEST_NONCE_LEN + 1];
+
+	(void)state;
+	nonce_for(&phone, NOW, nonce);
+	for (int i = 0; i < 4; i++) {
+		authorization_with(sha256[i], auth, sizeof(auth), "alice", password[i], nonce, 1, call_id[i]);
+		snprintf(texts[i], sizeof(texts[i]), "%s", register_msg("alice", REALM, call_id[i], 1, auth));
+		assert_int_equal(sip_parse(texts[i], (uint32_t)strlen(texts[i]), &msg[i]), SIP_PARSE_OK);
+		registrar_stage_begin(&reg, &msg[i], SIP_PARSE_OK, &s[i]);
+	}
+	registrar_stage_accounts(&reg, s, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_true(s[i].has_expected);
+		assert_int_equal(handle_with_stage(texts[i], &msg[i], &s[i]), REGISTRAR_REPLY);
+		assert_status(want[i]);
+	}
+}
+
 /* A checkpoint so far behind that a request's events might not fit the
  * ring: 503, nothing applied (a change it never sees would be lost). */
 static void test_full_event_ring_is_503_and_changes_nothing(void **state)
@@ -898,6 +938,7 @@ int main(void)
 		T(test_stage_names_the_aor_account_and_replay_key_of_owned_registers),
 		T(test_staged_account_is_used_unless_its_table_was_replaced),
 		T(test_group_digests_decide_each_request),
+		T(test_group_digests_with_sha256_and_md5),
 		T(test_full_event_ring_is_503_and_changes_nothing),
 #undef T
 	};
