@@ -409,9 +409,9 @@ static inline __attribute__((always_inline)) bool sip_param_next_cls_lim(const c
 	 * below, which give the same result for what this accepts
 	 * (tests/parser/test_param_fast.c compares the two; defining
 	 * SIP_LEX_GENERAL_PARAMS leaves only the general rules). callgrind,
-	 * sip_parse alone on perf/bench-pipeline's authorized REGISTER
-	 * (seven parameters): 6131 -> 5925 instructions, ~121 -> ~77 for a
-	 * short unquoted parameter. */
+	 * sip_parse alone on perf/bench-pipeline's authorized REGISTER (six
+	 * parameters): 6131 -> 5925 instructions; each added ";xy=12345" on
+	 * its Contact, 136 -> 92. */
 	if (*pp < end && **pp == ';' && lim - *pp >= 17) {
 		const char *n = *pp + 1;
 		const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)n);
