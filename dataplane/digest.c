@@ -83,12 +83,6 @@ struct digest_engine {
 	struct nonce_memo pending[NONCE_MEMO_PENDING];
 };
 
-/* Hex digits of an algorithm's digest. */
-static size_t hex_len_of(enum digest_algorithm alg)
-{
-	return alg == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
-}
-
 /* Constant-time comparison of n bytes (a multiple of 8), 8 at a time, for
  * nonce MACs and Digest responses: CRYPTO_memcmp goes byte by byte (0.7 %
  * of perf/bench-pipeline). With lower_a, a's ASCII capitals count as small
@@ -418,7 +412,7 @@ static void md_hex(enum digest_algorithm alg, const char *const parts[], const s
 static void ha2_hex(struct digest_engine *e, const struct digest_response_input *in, char *out)
 {
 	struct ha2_memo *m = &e->ha2[in->algorithm == DIGEST_MD5 ? 0 : 1];
-	size_t hex_len = hex_len_of(in->algorithm);
+	size_t hex_len = digest_hex_len(in->algorithm);
 	size_t key_len = in->method_len + 1 + in->uri_len;
 	const char *a2[] = { in->method, ":", in->uri };
 	const size_t a2_len[] = { in->method_len, 1, in->uri_len };
@@ -443,7 +437,7 @@ static void ha2_hex(struct digest_engine *e, const struct digest_response_input 
 static int response_parts(const struct digest_response_input *in, const char *ha1,
 			  const char *ha2, const char *parts[9], size_t lens[9])
 {
-	size_t hex_len = hex_len_of(in->algorithm);
+	size_t hex_len = digest_hex_len(in->algorithm);
 
 	if (in->qop_auth) {
 		const char *r[] = { ha1, ":", in->nonce, ":", in->nc, ":", in->cnonce, ":auth:", ha2 };
@@ -500,7 +494,7 @@ void digest_expected_many(struct digest_engine *e, struct digest_expected *items
 
 bool digest_response_equals(const struct digest_response_input *in, const char *expected)
 {
-	size_t hex_len = hex_len_of(in->algorithm);
+	size_t hex_len = digest_hex_len(in->algorithm);
 
 	if (in->response_len != hex_len)
 		return false;
@@ -515,7 +509,7 @@ bool digest_response_matches(struct digest_engine *e, const char *ha1,
 {
 	struct digest_expected item = { .ha1 = ha1, .in = in };
 
-	if (in->response_len != hex_len_of(in->algorithm))
+	if (in->response_len != digest_hex_len(in->algorithm))
 		return false;
 	digest_expected_many(e, &item, 1);
 	return digest_response_equals(in, item.hex);

@@ -30,6 +30,13 @@ enum digest_algorithm {
 	DIGEST_SHA256,
 };
 
+/* Hex digits of an algorithm's digest (and of an HA1): 32 for MD5, 64 for
+ * anything else. */
+static inline size_t digest_hex_len(enum digest_algorithm alg)
+{
+	return alg == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN : DIGEST_SHA256_HEX_LEN;
+}
+
 enum digest_nonce_status {
 	DIGEST_NONCE_VALID,
 	DIGEST_NONCE_STALE,    /* ours, but older than the validity: 401 stale=true */

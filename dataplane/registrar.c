@@ -699,9 +699,8 @@ void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stage
 		struct registrar_stage *s = &stages[idx[j]];
 		if (!s->account || !s->has_digest_in)
 			continue;
-		size_t ha1_len = s->digest_in.algorithm == DIGEST_MD5 ? DIGEST_MD5_HEX_LEN
-								      : DIGEST_SHA256_HEX_LEN;
-		memcpy(ha1[m], ha1_of(s->account, s->digest_in.algorithm), ha1_len);
+		memcpy(ha1[m], ha1_of(s->account, s->digest_in.algorithm),
+		       digest_hex_len(s->digest_in.algorithm));
 		expected[m] = (struct digest_expected){ .ha1 = ha1[m], .in = &s->digest_in };
 		of[m++] = idx[j];
 	}
