@@ -1,67 +1,104 @@
-/* account_table.c — rte_hash over an array of struct store_account. */
+/* account_table.c — an array of struct store_account and a read-only
+ * open-addressing index by username.
+ *
+ * Hand-written rather than rte_hash (measured, perf/bench-pipeline, 1 M
+ * users, see the note in account_table.h): rte_hash keeps a copy of every
+ * 64-byte zero-padded key in its key store, so a lookup took three
+ * dependent cache misses (bucket, key, account) and a CRC over all 64
+ * bytes. Here an index entry is 8 bytes (tag, position) and the key is
+ * compared with the account's own username, which the registrar reads
+ * next anyway: two dependent misses, and a hash over the name's bytes
+ * only. The table is built once and only read after, so linear probing
+ * at a load of at most 1/2 needs no deletion or resizing. */
 #include "account_table.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 
-/* Keys are usernames padded with NULs to a fixed length, as rte_hash wants. */
-#define KEY_LEN STORE_ACCOUNT_NAME_MAX
+#include "aor_hash.h"
+
+#define NO_ACCOUNT UINT32_MAX
+/* The usernames' hash seed: any constant other than the AORs' (0). */
+#define ACCOUNT_HASH_SEED 0x6163636f756e7473ULL
+
+struct index_entry {
+	uint32_t tag;            /* the hash's high 32 bits */
+	uint32_t account;        /* position in accounts[]; NO_ACCOUNT: empty */
+};
 
 struct account_table {
-	struct rte_hash *index;
 	uint32_t n;
+	uint32_t capacity;
+	uint32_t index_mask;
+	struct index_entry *index;
 	struct store_account *accounts;
 };
 
-static uint32_t generation;
-
 static struct account_table *table_alloc(uint32_t capacity, int socket_id)
 {
-	char name[RTE_HASH_NAMESIZE];
 	struct account_table *t = rte_zmalloc_socket("account_table", sizeof(*t), 0, socket_id);
+	uint64_t slots = 64;
 
 	if (!t)
 		return NULL;
-	snprintf(name, sizeof(name), "accounts_%u", __atomic_fetch_add(&generation, 1, __ATOMIC_RELAXED));
-	struct rte_hash_parameters p = {
-		.name = name,
-		/* rte_hash needs at least 8 entries and some slack above n. */
-		.entries = capacity < 64 ? 64 : capacity + capacity / 8,
-		.key_len = KEY_LEN,
-		/* CRC32C with SSE4.2: the 64-byte padded key in 8 steps; rte_jhash
-		 * took ~230 instructions a lookup (callgrind,
-		 * perf/bench-pipeline). Keys come from the operator's
-		 * accounts, never from the wire, so the table cannot be
-		 * flooded through its hash. */
-		.hash_func = rte_hash_crc,
-		.socket_id = socket_id,
-	};
-	t->index = rte_hash_create(&p);
+	while (slots < 2ull * capacity)
+		slots <<= 1;
+	if (slots > (1ull << 32)) {
+		rte_free(t);
+		return NULL;
+	}
+	t->capacity = capacity;
+	t->index_mask = (uint32_t)(slots - 1);
+	t->index = rte_malloc_socket("account_index", sizeof(struct index_entry) * slots, 64, socket_id);
 	t->accounts = rte_zmalloc_socket("accounts", sizeof(struct store_account) * (capacity ? capacity : 1),
-					 0, socket_id);
+					 64, socket_id);
 	if (!t->index || !t->accounts) {
 		account_table_free(t);
 		return NULL;
 	}
+	memset(t->index, 0xff, sizeof(struct index_entry) * slots);
 	return t;
+}
+
+static bool name_is(const struct store_account *a, const char *user, uint32_t len)
+{
+	return a->username[len] == '\0' && memcmp(a->username, user, len) == 0;
+}
+
+/* The position in accounts[] of user, starting the probe at slot pos;
+ * NO_ACCOUNT when absent. */
+static uint32_t probe_from(const struct account_table *t, uint32_t pos, const struct account_key *k)
+{
+	uint32_t tag = (uint32_t)(k->hash >> 32);
+
+	for (;;) {
+		const struct index_entry *e = &t->index[pos];
+		if (e->account == NO_ACCOUNT)
+			return NO_ACCOUNT;
+		if (e->tag == tag && name_is(&t->accounts[e->account], k->user, k->len))
+			return e->account;
+		pos = (pos + 1) & t->index_mask;
+	}
 }
 
 static int table_add(struct account_table *t, const struct store_account *a)
 {
-	_Alignas(8) char key[KEY_LEN] = { 0 };   /* rte_hash_crc reads 8 bytes at a time */
-	size_t len = strnlen(a->username, KEY_LEN);
+	struct account_key k;
 
-	if (len == 0 || len >= KEY_LEN)
+	if (t->n >= t->capacity ||
+	    !account_table_key(a->username, strnlen(a->username, STORE_ACCOUNT_NAME_MAX), &k))
 		return -1;
-	memcpy(key, a->username, len);
-	int32_t pos = rte_hash_add_key_data(t->index, key, (void *)(uintptr_t)t->n);
-	if (pos < 0)
-		return -1;
-	t->accounts[t->n++] = *a;
+	uint32_t pos = (uint32_t)k.hash & t->index_mask;
+	if (probe_from(t, pos, &k) != NO_ACCOUNT)
+		return -1;                       /* the same username twice */
+	while (t->index[pos].account != NO_ACCOUNT)
+		pos = (pos + 1) & t->index_mask;
+	t->accounts[t->n] = *a;
+	t->index[pos] = (struct index_entry){ (uint32_t)(k.hash >> 32), t->n };
+	t->n++;
 	return 0;
 }
 
@@ -82,7 +119,6 @@ struct account_table *account_table_from_array(const struct store_account *accou
 
 struct load_ctx {
 	struct account_table *t;
-	uint32_t capacity;
 	int failed;
 };
 
@@ -90,7 +126,7 @@ static int add_one(const struct store_account *a, void *arg)
 {
 	struct load_ctx *ctx = arg;
 
-	if (ctx->t->n >= ctx->capacity || table_add(ctx->t, a) != 0) {
+	if (table_add(ctx->t, a) != 0) {
 		ctx->failed = 1;
 		return 1;
 	}
@@ -107,7 +143,7 @@ struct account_table *account_table_load(struct store_config *c, int socket_id,
 		snprintf(err, err_len, "accounts: cannot count: LMDB error %d", rc);
 		return NULL;
 	}
-	struct load_ctx ctx = { table_alloc((uint32_t)n, socket_id), (uint32_t)n, 0 };
+	struct load_ctx ctx = { n <= UINT32_MAX / 2 ? table_alloc((uint32_t)n, socket_id) : NULL, 0 };
 	if (!ctx.t) {
 		snprintf(err, err_len, "accounts: no memory for %llu accounts (raise [dataplane] memory_mb)",
 			 (unsigned long long)n);
@@ -126,43 +162,65 @@ struct account_table *account_table_load(struct store_config *c, int socket_id,
 	return ctx.t;
 }
 
-bool account_table_key(const char *user, size_t user_len, char key[ACCOUNT_TABLE_KEY_LEN])
+bool account_table_key(const char *user, size_t user_len, struct account_key *key)
 {
-	if (user_len == 0 || user_len >= KEY_LEN)
+	if (user_len == 0 || user_len >= STORE_ACCOUNT_NAME_MAX)
 		return false;
-	memcpy(key, user, user_len);
-	memset(key + user_len, 0, KEY_LEN - user_len);
+	key->user = user;
+	key->len = (uint32_t)user_len;
+	key->hash = store_hash_bytes(user, user_len, ACCOUNT_HASH_SEED);
 	return true;
+}
+
+void account_table_prefetch(const struct account_table *t, const struct account_key *key)
+{
+	if (t)
+		rte_prefetch0(&t->index[(uint32_t)key->hash & t->index_mask]);
 }
 
 const struct store_account *account_table_find(const struct account_table *t,
 					       const char *user, size_t user_len)
 {
-	_Alignas(8) char key[KEY_LEN];
-	void *data;
+	struct account_key k;
 
-	if (!t || !account_table_key(user, user_len, key))
+	if (!t || !account_table_key(user, user_len, &k))
 		return NULL;
-	if (rte_hash_lookup_data(t->index, key, &data) < 0)
-		return NULL;
-	return &t->accounts[(uintptr_t)data];
+	uint32_t i = probe_from(t, (uint32_t)k.hash & t->index_mask, &k);
+	return i == NO_ACCOUNT ? NULL : &t->accounts[i];
 }
 
-void account_table_find_bulk(const struct account_table *t, const void **keys, uint32_t n,
+void account_table_find_bulk(const struct account_table *t, const struct account_key *const *keys, uint32_t n,
 			     const struct store_account **out)
 {
-	void *data[RTE_HASH_LOOKUP_BULK_MAX];
-	uint64_t hits = 0;
+	uint32_t pos[ACCOUNT_TABLE_BULK_MAX];
 
-	if (!t || n == 0 || n > RTE_HASH_LOOKUP_BULK_MAX) {
+	if (!t || n > ACCOUNT_TABLE_BULK_MAX) {
 		for (uint32_t i = 0; i < n; i++)
 			out[i] = NULL;
 		return;
 	}
-	if (rte_hash_lookup_bulk_data(t->index, keys, n, &hits, data) < 0)
-		hits = 0;
-	for (uint32_t i = 0; i < n; i++)
-		out[i] = (hits >> i & 1) ? &t->accounts[(uintptr_t)data[i]] : NULL;
+	/* First every key's first entry with its tag, and a prefetch of that
+	 * account, so the accounts' misses overlap; then the names. */
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t tag = (uint32_t)(keys[i]->hash >> 32), p = (uint32_t)keys[i]->hash & t->index_mask;
+		const struct index_entry *e = &t->index[p];
+
+		while (e->account != NO_ACCOUNT && e->tag != tag) {
+			p = (p + 1) & t->index_mask;
+			e = &t->index[p];
+		}
+		pos[i] = p;
+		out[i] = e->account == NO_ACCOUNT ? NULL : &t->accounts[e->account];
+		if (out[i])
+			rte_prefetch0(out[i]);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (!out[i] || name_is(out[i], keys[i]->user, keys[i]->len))
+			continue;
+		/* another name with the same tag: the rest of the probe */
+		uint32_t a = probe_from(t, (pos[i] + 1) & t->index_mask, keys[i]);
+		out[i] = a == NO_ACCOUNT ? NULL : &t->accounts[a];
+	}
 }
 
 uint32_t account_table_size(const struct account_table *t)
@@ -174,7 +232,7 @@ void account_table_free(struct account_table *t)
 {
 	if (!t)
 		return;
-	rte_hash_free(t->index);
+	rte_free(t->index);
 	rte_free(t->accounts);
 	rte_free(t);
 }

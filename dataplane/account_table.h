@@ -2,7 +2,8 @@
  * accounts in the `config` environment.
  *
  * Built off the packet path (at start and on reload) from LMDB, indexed by
- * username with rte_hash, then only read: all workers share one table
+ * username (an open-addressing index of our own: account_table.c says
+ * why not rte_hash), then only read: all workers share one table
  * without locks. A reload builds a new table, publishes it with one atomic
  * pointer store, waits for every worker to pass a quiescent state
  * (rte_rcu_qsbr) and frees the old one.
@@ -33,17 +34,28 @@ struct account_table *account_table_from_array(const struct store_account *accou
 const struct store_account *account_table_find(const struct account_table *t,
 					       const char *user, size_t user_len);
 
-/* The lookup key of user: zero-padded to ACCOUNT_TABLE_KEY_LEN bytes, into
- * an 8-byte aligned key (the table hashes it 8 bytes at a time).
- * false (key untouched) when user is empty or longer than a username. */
-#define ACCOUNT_TABLE_KEY_LEN STORE_ACCOUNT_NAME_MAX
-bool account_table_key(const char *user, size_t user_len, char key[ACCOUNT_TABLE_KEY_LEN]);
+/* A username to look up, with its hash (computed once, in
+ * registrar_stage_begin, which also prefetches its index entry). user
+ * points into the request and must outlive the lookup. */
+struct account_key {
+	const char *user;
+	uint32_t len;
+	uint64_t hash;
+};
 
-/* account_table_find for n keys (account_table_key) at once: out[i] is the
- * account or NULL.  rte_hash's bulk lookup loads the n keys' buckets in
- * parallel instead of waiting for each in turn.  n above 64
- * (RTE_HASH_LOOKUP_BULK_MAX) or a NULL t: every out[i] NULL. */
-void account_table_find_bulk(const struct account_table *t, const void **keys, uint32_t n,
+/* Fills key for user. false (key untouched) when user is empty or longer
+ * than a username can be. */
+bool account_table_key(const char *user, size_t user_len, struct account_key *key);
+
+/* Starts loading key's first index entry into the cache; a NULL t is
+ * ignored. */
+void account_table_prefetch(const struct account_table *t, const struct account_key *key);
+
+/* account_table_find for n keys at once: out[i] is the account or NULL.
+ * The n accounts' cache misses overlap instead of coming one after
+ * another. n above ACCOUNT_TABLE_BULK_MAX or a NULL t: every out[i] NULL. */
+#define ACCOUNT_TABLE_BULK_MAX 64
+void account_table_find_bulk(const struct account_table *t, const struct account_key *const *keys, uint32_t n,
 			     const struct store_account **out);
 
 /* Number of accounts in t. */

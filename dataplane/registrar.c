@@ -638,7 +638,9 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	binding_table_prefetch_index(r->table, hash);
 	s->aor_hash = hash;
 	s->aor_len = (uint16_t)aor_len;
-	s->has_account_key = account_table_key(to->user.ptr, to->user.len, s->account_key);
+	s->has_account_key = account_table_key(to->user.ptr, to->user.len, &s->account_key);
+	if (s->has_account_key)
+		account_table_prefetch(__atomic_load_n(r->accounts, __ATOMIC_ACQUIRE), &s->account_key);
 	s->cred = cred = credentials_for(msg, realm);
 	if (cred && r->digest)
 		digest_nonce_prefetch(r->digest, cred->nonce.ptr, cred->nonce.len);
@@ -655,21 +657,23 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stages, uint32_t n)
 {
 	const struct account_table *t = __atomic_load_n(r->accounts, __ATOMIC_ACQUIRE);
-	const void *keys[64];
-	const struct store_account *found[64];
-	uint32_t idx[64], k = 0;
+	const struct account_key *keys[ACCOUNT_TABLE_BULK_MAX];
+	const struct store_account *found[ACCOUNT_TABLE_BULK_MAX];
+	uint32_t idx[ACCOUNT_TABLE_BULK_MAX], k = 0;
 
-	if (n > 64 || !t)
+	if (n > ACCOUNT_TABLE_BULK_MAX || !t)
 		return;
 	for (uint32_t i = 0; i < n; i++) {
 		if (stages[i].aor_hash == 0)
 			continue;
 		binding_table_prefetch_aor(r->table, stages[i].aor_hash);
 		if (stages[i].has_account_key) {
-			keys[k] = stages[i].account_key;
+			keys[k] = &stages[i].account_key;
 			idx[k++] = i;
 		}
 	}
+	if (k == 0)
+		return;
 	account_table_find_bulk(t, keys, k, found);
 	for (uint32_t j = 0; j < k; j++) {
 		struct registrar_stage *s = &stages[idx[j]];
@@ -677,9 +681,9 @@ void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stage
 		s->accounts = t;
 		s->account = found[j];
 		if (found[j]) {
-			/* auth mode up front, the account name (each new
-			 * binding records it) a line on, the HA1s two more */
-			rte_prefetch0(found[j]);
+			/* the account name (each new binding records it)
+			 * and the HA1s: the first line came with the
+			 * lookup's name check */
 			rte_prefetch0(found[j]->account);
 			rte_prefetch0(found[j]->ha1_md5);
 		}

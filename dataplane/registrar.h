@@ -164,7 +164,7 @@ struct registrar_stage {
 	bool has_account_key;
 	bool has_replay_key;
 	struct replay_key replay;
-	_Alignas(8) char account_key[ACCOUNT_TABLE_KEY_LEN];  /* hashed 8 bytes at a time */
+	struct account_key account_key;
 	/* The Digest response the request's credentials must carry for
 	 * `account`, worked out with the group's (md5_x16) */
 	bool has_digest_in;
