@@ -1,15 +1,17 @@
 /* account_table.c — an array of struct store_account and a read-only
  * open-addressing index by username.
  *
- * Hand-written rather than rte_hash (measured, perf/bench-pipeline, 1 M
- * users, see the note in account_table.h): rte_hash keeps a copy of every
- * 64-byte zero-padded key in its key store, so a lookup took three
- * dependent cache misses (bucket, key, account) and a CRC over all 64
- * bytes. Here an index entry is 8 bytes (tag, position) and the key is
- * compared with the account's own username, which the registrar reads
- * next anyway: two dependent misses, and a hash over the name's bytes
- * only. The table is built once and only read after, so linear probing
- * at a load of at most 1/2 needs no deletion or resizing. */
+ * Hand-written rather than rte_hash, measured: rte_hash keeps a copy of
+ * every 64-byte zero-padded key in its key store (~100 MB for 1 M
+ * accounts), so a lookup took three dependent cache misses (bucket, key,
+ * account) and a CRC over all 64 bytes. Here an index entry is 8 bytes
+ * (tag, position; 16 MB for 1 M accounts) and the key is compared with
+ * the account's own username, whose line the registrar reads next anyway:
+ * two dependent misses, and a hash over the name's bytes only.
+ * perf/bench-pipeline, 1 M users: authenticated registrations/s x1.11
+ * (median of 11 alternating pairs of runs against rte_hash, 2026-11-27).
+ * The table is built once and only read after, so linear probing at a
+ * load of at most 1/2 needs no deletion or resizing. */
 #include "account_table.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* Unit tests for dataplane/registrar.c: DESIGN.md "SIP behaviour", one
  * test per rule, through registrar_handle() with real parser, store,
- * digest and account table (EAL without hugepages for rte_hash). */
+ * digest and account table (EAL without hugepages for the DPDK allocations). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
