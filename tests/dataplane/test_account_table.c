@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include <rte_eal.h>
 #include <rte_memory.h>
 
 #include "account_table.h"
+#include "test_eal.h"
 
 #define MANY 20000u
 
@@ -195,11 +195,7 @@ static void test_without_a_table_nothing_is_found(void **state)
 
 int main(void)
 {
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=test-accounts-%d", getpid());
-	char *eal_argv[] = { "test", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-			     "--log-level=error", prefix, NULL };
-	if (rte_eal_init(8, eal_argv) < 0)
+	if (test_eal_init("accounts", "256") != 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_account_is_found_whole_and_in_halves_and_no_other_name),

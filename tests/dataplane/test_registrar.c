@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
@@ -20,6 +19,7 @@
 #include "event_ring.h"
 #include "registrar.h"
 #include "stats_shm.h"
+#include "test_eal.h"
 
 #define REALM "sipreg.test"
 #define NOW 1800000000
@@ -925,14 +925,8 @@ static void test_full_event_ring_is_503_and_changes_nothing(void **state)
 
 int main(void)
 {
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=test-registrar-%d", getpid());
-	char *eal_argv[] = { "test", "--no-huge", "--no-pci", "-m", "128", "--no-shconf",
-			     "--log-level=error", prefix, NULL };
-	if (rte_eal_init(8, eal_argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
+	if (test_eal_init("registrar", "128") != 0)
 		return 1;
-	}
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_request_uri_domain_not_served_is_404),

@@ -5,13 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include <rte_eal.h>
 #include <rte_memory.h>
 
 #include "replay_cache.h"
+#include "test_eal.h"
 
 static struct replay_cache *cache;
 
@@ -67,11 +67,7 @@ static void test_full_set_gives_up_its_oldest_entry_across_the_wrap(void **state
 
 int main(void)
 {
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=test-replay-%d", getpid());
-	char *eal_argv[] = { "test", "--no-huge", "-m", "64", "--no-pci", "--no-shconf",
-			     "--log-level=error", prefix, NULL };
-	if (rte_eal_init(8, eal_argv) < 0)
+	if (test_eal_init("replay", "64") != 0)
 		return 1;
 	cache = replay_cache_create(1024, SOCKET_ID_ANY);
 	if (!cache)

@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include <rte_eal.h>
@@ -20,6 +19,7 @@
 #include <rte_udp.h>
 
 #include "account_import.h"
+#include "test_eal.h"
 #include "worker.h"
 
 #define REALM "sipreg.test"
@@ -215,14 +215,8 @@ static void test_other_replies_are_not_held(void **state)
 
 int main(void)
 {
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=test-worker-%d", getpid());
-	char *eal_argv[] = { "test", "--no-huge", "--no-pci", "-m", "128", "--no-shconf",
-			     "--log-level=error", prefix, NULL };
-	if (rte_eal_init(8, eal_argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
+	if (test_eal_init("worker", "128") != 0)
 		return 1;
-	}
 	mbufs = rte_pktmbuf_pool_create("mbufs", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	handoffs = rte_mempool_create("handoffs", 15, sizeof(struct handoff), 0, 0, NULL, NULL, NULL,
 				      NULL, SOCKET_ID_ANY, 0);
