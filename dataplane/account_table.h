@@ -51,19 +51,12 @@ bool account_table_key(const char *user, size_t user_len, struct account_key *ke
  * ignored. */
 void account_table_prefetch(const struct account_table *t, const struct account_key *key);
 
-/* The first half of a lookup, for a caller that has other work to do
- * while the account loads: finds key's first index entry with its tag
- * and starts loading that account (its name, account name and HA1s).
- * Returns the candidate, whose name is not checked yet, with its index
- * slot in *pos; NULL when there is none or t is NULL. */
-const struct store_account *account_table_probe(const struct account_table *t, const struct account_key *key,
-						uint32_t *pos);
-
-/* The second half: candidate and pos from account_table_probe on the same
- * t and key. Returns the account named key, or NULL; candidate itself
- * (NULL included) when t is NULL. */
-const struct store_account *account_table_confirm(const struct account_table *t, const struct account_key *key,
-						  const struct store_account *candidate, uint32_t pos);
+/* account_table_find for n keys at once: out[i] is the account or NULL.
+ * The n accounts' cache misses overlap instead of coming one after
+ * another. n above ACCOUNT_TABLE_BULK_MAX or a NULL t: every out[i] NULL. */
+#define ACCOUNT_TABLE_BULK_MAX 64
+void account_table_find_bulk(const struct account_table *t, const struct account_key *const *keys, uint32_t n,
+			     const struct store_account **out);
 
 /* Number of accounts in t. */
 uint32_t account_table_size(const struct account_table *t);

@@ -626,7 +626,6 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	s->accounts = NULL;
 	s->cred = NULL;
 	s->has_account_key = false;
-	s->probed_in = NULL;
 	s->has_replay_key = false;
 	s->has_digest_in = false;
 	s->has_expected = false;
@@ -655,41 +654,39 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	}
 }
 
-void registrar_stage_probe(struct registrar *r, struct registrar_stage *s)
-{
-	if (s->aor_hash == 0 || !s->has_account_key)
-		return;
-	s->probed_in = __atomic_load_n(r->accounts, __ATOMIC_ACQUIRE);
-	s->candidate = account_table_probe(s->probed_in, &s->account_key, &s->candidate_pos);
-}
-
 void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stages, uint32_t n)
 {
 	const struct account_table *t = __atomic_load_n(r->accounts, __ATOMIC_ACQUIRE);
-	uint32_t idx[64], k = 0;
+	const struct account_key *keys[ACCOUNT_TABLE_BULK_MAX];
+	const struct store_account *found[ACCOUNT_TABLE_BULK_MAX];
+	uint32_t idx[ACCOUNT_TABLE_BULK_MAX], k = 0;
 
-	if (n > 64 || !t)
+	if (n > ACCOUNT_TABLE_BULK_MAX || !t)
 		return;
 	for (uint32_t i = 0; i < n; i++) {
-		struct registrar_stage *s = &stages[i];
-		if (s->aor_hash == 0)
+		if (stages[i].aor_hash == 0)
 			continue;
-		binding_table_prefetch_aor(r->table, s->aor_hash);
-		if (!s->has_account_key)
-			continue;
-		/* not probed yet (the group's last requests), or in a table
-		 * a reload has since replaced */
-		if (s->probed_in != t) {
-			s->probed_in = t;
-			s->candidate = account_table_probe(t, &s->account_key, &s->candidate_pos);
+		binding_table_prefetch_aor(r->table, stages[i].aor_hash);
+		if (stages[i].has_account_key) {
+			keys[k] = &stages[i].account_key;
+			idx[k++] = i;
 		}
-		idx[k++] = i;
 	}
+	if (k == 0)
+		return;
+	account_table_find_bulk(t, keys, k, found);
 	for (uint32_t j = 0; j < k; j++) {
 		struct registrar_stage *s = &stages[idx[j]];
 
 		s->accounts = t;
-		s->account = account_table_confirm(t, &s->account_key, s->candidate, s->candidate_pos);
+		s->account = found[j];
+		if (found[j]) {
+			/* the account name (each new binding records it)
+			 * and the HA1s: the first line came with the
+			 * lookup's name check */
+			rte_prefetch0(found[j]->account);
+			rte_prefetch0(found[j]->ha1_md5);
+		}
 	}
 	/* the group's Digest responses at once (md5_x16). Their HA1s are
 	 * copied out first, in a loop of a few instructions a request, so

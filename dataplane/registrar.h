@@ -142,14 +142,10 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
  * registrar_stage_begin, per request right after its parse: the AOR hash
  * (0 for anything but a REGISTER this worker owns: then nothing else is
  * staged), a prefetch of its binding-table index entry, the account key of
- * the To user and a prefetch of its account-index entry, the replay-cache
- * key of its credentials (and a prefetch of that set).
- * registrar_stage_probe, a request or two later (once that index entry has
- * loaded): the account's index entry read and its record prefetched.
- * registrar_stage_accounts, once for the group: the accounts not probed
- * yet probed, every account's name checked, prefetches of the binding
- * records, and the group's Digest responses.
- * registrar_handle_staged then answers as registrar_handle_msg
+ * the To user, the replay-cache key of its credentials (and a prefetch of
+ * that set).  registrar_stage_accounts, once for the burst: every staged
+ * account in one bulk lookup, and prefetches of the accounts and binding
+ * records.  registrar_handle_staged then answers as registrar_handle_msg
  * would, using what the stage found (a stage from an account table that
  * has since been replaced is ignored).
  */
@@ -169,11 +165,6 @@ struct registrar_stage {
 	bool has_replay_key;
 	struct replay_key replay;
 	struct account_key account_key;
-	/* registrar_stage_probe's unchecked candidate, its index slot and
-	 * the table it is of (NULL: not probed) */
-	const struct account_table *probed_in;
-	const struct store_account *candidate;
-	uint32_t candidate_pos;
 	/* The Digest response the request's credentials must carry for
 	 * `account`, worked out with the group's (md5_x16) */
 	bool has_digest_in;
@@ -185,10 +176,6 @@ struct registrar_stage {
 
 void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 			   enum sip_parse_status st, struct registrar_stage *s);
-
-/* Probes s's account (see above); a stage with nothing staged, or
- * without an account key, is left as it is. */
-void registrar_stage_probe(struct registrar *r, struct registrar_stage *s);
 
 /* n stages (at most 64; more: the accounts are left to the handler). */
 void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stages, uint32_t n);

@@ -224,10 +224,9 @@ static void finish_staged(struct worker *w, struct staged *s, const struct regis
 }
 
 /* Frames are answered in groups of WORKER_STAGE: all of a group are decoded,
- * parsed and staged (each starts loading its binding-table index entry,
- * account-index entry and replay-cache set; two requests later its
- * account is requested), then the group's accounts are confirmed and their
- * binding records requested, then each is answered.  The loads of a
+ * parsed and staged (each starts loading its binding-table index entry and
+ * replay-cache set), their accounts are looked up in one bulk lookup and
+ * their binding records requested, then each is answered.  The loads of a
  * request overlap the work on the others of its group instead of stalling
  * it (store/binding_table.h, "Burst staging"; perf/bench-pipeline). */
 uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
@@ -275,16 +274,6 @@ uint16_t worker_process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t
 			}
 			cur->m = m;
 			stage(w, cur, k, &stages[k]);
-			/* the account of the request staged two before: its
-			 * index entry, prefetched then, has loaded during this
-			 * parse. Probed with the group instead, the accounts and
-			 * their HA1s were requested just before they were read:
-			 * registrar_stage_accounts took ~230 TSC ticks a
-			 * request, ~185 with this (perf/bench-pipeline, 1 M
-			 * users; the whole x1.03, median of 8 alternating
-			 * pairs) */
-			if (k >= 2)
-				registrar_stage_probe(&w->registrar, &stages[k - 2]);
 			k++;
 		}
 		if (k == 0)

@@ -1,6 +1,5 @@
-/* Unit tests for dataplane/account_table: lookups by username, whole and
- * in two halves (probe, then confirm), including names whose hashes share
- * the index's tag and slot. */
+/* Unit tests for dataplane/account_table: lookups by username, alone and
+ * in bulk, including names whose hashes share the index's tag and slot. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,18 +26,19 @@ static struct store_account *account_named(struct store_account *a, const char *
 	return a;
 }
 
-/* account_table_find in its two halves. */
-static const struct store_account *find_in_halves(const struct account_table *t, const char *name)
+static const struct store_account *find_one_in_bulk(const struct account_table *t, const char *name)
 {
 	struct account_key k;
-	uint32_t pos;
+	const struct account_key *keys[1] = { &k };
+	const struct store_account *out[1];
 
 	if (!account_table_key(name, strlen(name), &k))
 		return NULL;
-	return account_table_confirm(t, &k, account_table_probe(t, &k, &pos), pos);
+	account_table_find_bulk(t, keys, 1, out);
+	return out[0];
 }
 
-static void test_every_account_is_found_whole_and_in_halves_and_no_other_name(void **state)
+static void test_every_account_is_found_alone_and_in_bulk_and_no_other_name(void **state)
 {
 	static struct store_account a[MANY];
 	char name[80];
@@ -56,22 +56,21 @@ static void test_every_account_is_found_whole_and_in_halves_and_no_other_name(vo
 		assert_non_null(f);
 		assert_string_equal(f->username, a[i].username);
 	}
-	/* halves: 64 probes, then their 64 confirmations, as the registrar
-	 * does for a group; each key twice in a row, present and absent
+	/* bulk: groups of 64, each key twice in a row, present and absent
 	 * names mixed */
-	for (uint32_t base = 0; base < 2 * MANY; base += 64) {
-		static char names[64][16];
-		struct account_key k[64];
-		const struct store_account *out[64];
-		uint32_t pos[64];
-		for (uint32_t j = 0; j < 64; j++) {
+	for (uint32_t base = 0; base < 2 * MANY; base += ACCOUNT_TABLE_BULK_MAX) {
+		static char names[ACCOUNT_TABLE_BULK_MAX][16];
+		struct account_key k[ACCOUNT_TABLE_BULK_MAX];
+		const struct account_key *keys[ACCOUNT_TABLE_BULK_MAX];
+		const struct store_account *out[ACCOUNT_TABLE_BULK_MAX];
+		for (uint32_t j = 0; j < ACCOUNT_TABLE_BULK_MAX; j++) {
 			uint32_t i = (base + j) / 2;
 			snprintf(names[j], sizeof(names[j]), "user%05u", i);
 			assert_true(account_table_key(names[j], strlen(names[j]), &k[j]));
-			out[j] = account_table_probe(t, &k[j], &pos[j]);
+			keys[j] = &k[j];
 		}
-		for (uint32_t j = 0; j < 64; j++) {
-			out[j] = account_table_confirm(t, &k[j], out[j], pos[j]);
+		account_table_find_bulk(t, keys, ACCOUNT_TABLE_BULK_MAX, out);
+		for (uint32_t j = 0; j < ACCOUNT_TABLE_BULK_MAX; j++) {
 			if ((base + j) / 2 < MANY) {
 				assert_non_null(out[j]);
 				assert_string_equal(out[j]->username, names[j]);
@@ -85,7 +84,7 @@ static void test_every_account_is_found_whole_and_in_halves_and_no_other_name(vo
 	static const char *absent[] = { "user0000", "user000001", "user00000 ", "USER00000", "user" };
 	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
 		assert_null(account_table_find(t, absent[i], strlen(absent[i])));
-		assert_null(find_in_halves(t, absent[i]));
+		assert_null(find_one_in_bulk(t, absent[i]));
 	}
 	assert_null(account_table_find(t, "", 0));
 	memset(name, 'u', sizeof(name));
@@ -144,17 +143,17 @@ static void test_names_sharing_tag_and_slot_are_told_apart(void **state)
 	struct account_table *t = account_table_from_array(account_named(&a[0], x), 1, SOCKET_ID_ANY);
 	assert_non_null(t);
 	assert_null(account_table_find(t, y, strlen(y)));
-	assert_null(find_in_halves(t, y));
-	assert_string_equal(find_in_halves(t, x)->username, x);
+	assert_null(find_one_in_bulk(t, y));
+	assert_string_equal(find_one_in_bulk(t, x)->username, x);
 	account_table_free(t);
-	/* both: y is found past x's entry, whole and in halves */
+	/* both: y is found past x's entry, alone and in bulk */
 	account_named(&a[1], y);
 	t = account_table_from_array(a, 2, SOCKET_ID_ANY);
 	assert_non_null(t);
 	assert_string_equal(account_table_find(t, x, strlen(x))->username, x);
 	assert_string_equal(account_table_find(t, y, strlen(y))->username, y);
-	assert_string_equal(find_in_halves(t, x)->username, x);
-	assert_string_equal(find_in_halves(t, y)->username, y);
+	assert_string_equal(find_one_in_bulk(t, x)->username, x);
+	assert_string_equal(find_one_in_bulk(t, y)->username, y);
 	account_table_free(t);
 }
 
@@ -172,21 +171,26 @@ static void test_duplicate_or_unterminated_usernames_are_refused(void **state)
 	assert_null(account_table_from_array(a, 2, SOCKET_ID_ANY));
 }
 
-static void test_without_a_table_nothing_is_found(void **state)
+static void test_bulk_over_its_maximum_or_without_a_table_finds_nothing(void **state)
 {
 	struct store_account a;
 	struct account_key k;
-	uint32_t pos = 0;
+	const struct account_key *keys[ACCOUNT_TABLE_BULK_MAX + 1];
+	const struct store_account *out[ACCOUNT_TABLE_BULK_MAX + 1];
 
 	(void)state;
 	struct account_table *t = account_table_from_array(account_named(&a, "bob"), 1, SOCKET_ID_ANY);
 	assert_non_null(t);
 	assert_true(account_table_key("bob", 3, &k));
-	const struct store_account *candidate = account_table_probe(t, &k, &pos);
-	assert_non_null(candidate);
-	assert_null(account_table_probe(NULL, &k, &pos));
-	assert_ptr_equal(account_table_confirm(NULL, &k, candidate, pos), candidate);
-	assert_null(account_table_confirm(t, &k, NULL, pos));
+	for (uint32_t i = 0; i <= ACCOUNT_TABLE_BULK_MAX; i++)
+		keys[i] = &k;
+	account_table_find_bulk(t, keys, ACCOUNT_TABLE_BULK_MAX, out);
+	assert_non_null(out[ACCOUNT_TABLE_BULK_MAX - 1]);
+	account_table_find_bulk(t, keys, ACCOUNT_TABLE_BULK_MAX + 1, out);
+	for (uint32_t i = 0; i <= ACCOUNT_TABLE_BULK_MAX; i++)
+		assert_null(out[i]);
+	account_table_find_bulk(NULL, keys, 1, out);
+	assert_null(out[0]);
 	assert_null(account_table_find(NULL, "bob", 3));
 	assert_int_equal(account_table_size(NULL), 0);
 	account_table_prefetch(NULL, &k);
@@ -198,10 +202,10 @@ int main(void)
 	if (test_eal_init("accounts", "256") != 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_account_is_found_whole_and_in_halves_and_no_other_name),
+		cmocka_unit_test(test_every_account_is_found_alone_and_in_bulk_and_no_other_name),
 		cmocka_unit_test(test_names_sharing_tag_and_slot_are_told_apart),
 		cmocka_unit_test(test_duplicate_or_unterminated_usernames_are_refused),
-		cmocka_unit_test(test_without_a_table_nothing_is_found),
+		cmocka_unit_test(test_bulk_over_its_maximum_or_without_a_table_finds_nothing),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_eal_cleanup();

@@ -807,35 +807,6 @@ static void test_staged_account_is_used_unless_its_table_was_replaced(void **sta
 	assert_status("SIP/2.0 200 ");
 }
 
-/* An account probed in a table that a reload replaces before the group's
- * lookup is looked up again in the new table: the old one may be freed
- * once the worker passes its quiescent state, and its account may differ. */
-static void test_probe_in_a_replaced_table_is_redone_in_the_new_one(void **state)
-{
-	static struct sip_msg msg;
-	struct registrar_stage s;
-	struct store_account a;
-	char nonce[DIGEST_NONCE_LEN + 1], err[200];
-	const char *f[5] = { "alice", "secret-a", "reloaded", "digest", "" };
-
-	(void)state;
-	stage_alice("st-5", &msg, &s, nonce);
-	registrar_stage_probe(&reg, &s);
-	assert_ptr_equal(s.probed_in, accounts);
-	assert_non_null(s.candidate);
-	if (store_account_from_fields(f, 5, REALM, &a, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	struct account_table *before = accounts, *fresh = account_table_from_array(&a, 1, SOCKET_ID_ANY);
-	assert_non_null(fresh);
-	accounts = fresh;
-	registrar_stage_accounts(&reg, &s, 1);
-	assert_ptr_equal(s.accounts, fresh);
-	assert_non_null(s.account);
-	assert_string_equal(s.account->account, "reloaded");
-	accounts = before;
-	account_table_free(fresh);
-}
-
 /* A group's Digest responses are worked out together in its stages
  * (md5_x16 where the CPU has it) and decide each request: the right
  * password passes, a wrong one does not, and the stage's answer is the
@@ -967,7 +938,6 @@ int main(void)
 		T(test_only_register_200_is_marked_as_stating_bindings),
 		T(test_stage_names_the_aor_account_and_replay_key_of_owned_registers),
 		T(test_staged_account_is_used_unless_its_table_was_replaced),
-		T(test_probe_in_a_replaced_table_is_redone_in_the_new_one),
 		T(test_group_digests_decide_each_request),
 		T(test_group_digests_with_sha256_and_md5),
 		T(test_full_event_ring_is_503_and_changes_nothing),
