@@ -213,6 +213,25 @@ binding_table_prefault(struct binding_table *t)
 
 /* ---- records -------------------------------------------------------- */
 
+/* Starts loading, for writing, the record the next record_alloc will
+ * return: a new binding writes its whole record (~7 lines), each line a
+ * miss that held up the stores after it. perf/bench-pipeline, 1 M users:
+ * x1.014 (median of nine runs of a scratch build that alternated with and
+ * without it every 8,192 users, so that both saw the same noise;
+ * 2026-11-27). */
+static void
+record_prefetch_next(const struct binding_table *t)
+{
+	uint32_t next = t->free_head != STORE_NO_BINDING ? t->free_head
+			: t->high_water < t->capacity ? t->high_water : STORE_NO_BINDING;
+
+	if (next == STORE_NO_BINDING)
+		return;
+	const char *r = (const char *)&t->bindings[next];
+	for (size_t off = 0; off < sizeof(struct binding); off += 64)
+		__builtin_prefetch(r + off, 1);
+}
+
 static uint32_t
 record_alloc(struct binding_table *t)
 {
@@ -221,11 +240,13 @@ record_alloc(struct binding_table *t)
 	if (t->free_head != STORE_NO_BINDING) {
 		slot = t->free_head;
 		t->free_head = t->bindings[slot].aor_next;
-		return slot;
+	} else if (t->high_water < t->capacity) {
+		slot = t->high_water++;
+	} else {
+		return STORE_NO_BINDING;
 	}
-	if (t->high_water < t->capacity)
-		return t->high_water++;
-	return STORE_NO_BINDING;
+	record_prefetch_next(t);
+	return slot;
 }
 
 static uint32_t
