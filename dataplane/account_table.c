@@ -74,18 +74,33 @@ static bool name_is(const struct store_account *a, const char *user, uint32_t le
 	return a->username[len] == '\0' && memcmp(a->username, user, len) == 0;
 }
 
+static uint32_t tag_of(uint64_t hash)
+{
+	return (uint32_t)(hash >> 32);
+}
+
+static uint32_t home_slot(const struct account_table *t, uint64_t hash)
+{
+	return (uint32_t)hash & t->index_mask;
+}
+
+/* The first slot from pos on that is empty or holds tag. */
+static uint32_t next_with_tag(const struct account_table *t, uint32_t pos, uint32_t tag)
+{
+	while (t->index[pos].account != NO_ACCOUNT && t->index[pos].tag != tag)
+		pos = (pos + 1) & t->index_mask;
+	return pos;
+}
+
 /* The position in accounts[] of user, starting the probe at slot pos;
  * NO_ACCOUNT when absent. */
 static uint32_t probe_from(const struct account_table *t, uint32_t pos, const struct account_key *k)
 {
-	uint32_t tag = (uint32_t)(k->hash >> 32);
-
 	for (;;) {
-		const struct index_entry *e = &t->index[pos];
-		if (e->account == NO_ACCOUNT)
-			return NO_ACCOUNT;
-		if (e->tag == tag && name_is(&t->accounts[e->account], k->user, k->len))
-			return e->account;
+		pos = next_with_tag(t, pos, tag_of(k->hash));
+		uint32_t a = t->index[pos].account;
+		if (a == NO_ACCOUNT || name_is(&t->accounts[a], k->user, k->len))
+			return a;
 		pos = (pos + 1) & t->index_mask;
 	}
 }
@@ -97,13 +112,13 @@ static int table_add(struct account_table *t, const struct store_account *a)
 	if (t->n >= t->capacity ||
 	    !account_table_key(a->username, strnlen(a->username, STORE_ACCOUNT_NAME_MAX), &k))
 		return -1;
-	uint32_t pos = (uint32_t)k.hash & t->index_mask;
+	uint32_t pos = home_slot(t, k.hash);
 	if (probe_from(t, pos, &k) != NO_ACCOUNT)
 		return -1;                       /* the same username twice */
 	while (t->index[pos].account != NO_ACCOUNT)
 		pos = (pos + 1) & t->index_mask;
 	t->accounts[t->n] = *a;
-	t->index[pos] = (struct index_entry){ (uint32_t)(k.hash >> 32), t->n };
+	t->index[pos] = (struct index_entry){ tag_of(k.hash), t->n };
 	t->n++;
 	return 0;
 }
@@ -181,7 +196,7 @@ bool account_table_key(const char *user, size_t user_len, struct account_key *ke
 void account_table_prefetch(const struct account_table *t, const struct account_key *key)
 {
 	if (t)
-		rte_prefetch0(&t->index[(uint32_t)key->hash & t->index_mask]);
+		rte_prefetch0(&t->index[home_slot(t, key->hash)]);
 }
 
 const struct store_account *account_table_find(const struct account_table *t,
@@ -191,7 +206,7 @@ const struct store_account *account_table_find(const struct account_table *t,
 
 	if (!t || !account_table_key(user, user_len, &k))
 		return NULL;
-	uint32_t i = probe_from(t, (uint32_t)k.hash & t->index_mask, &k);
+	uint32_t i = probe_from(t, home_slot(t, k.hash), &k);
 	return i == NO_ACCOUNT ? NULL : &t->accounts[i];
 }
 
@@ -208,15 +223,9 @@ void account_table_find_bulk(const struct account_table *t, const struct account
 	/* First every key's first entry with its tag, and a prefetch of that
 	 * account, so the accounts' misses overlap; then the names. */
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t tag = (uint32_t)(keys[i]->hash >> 32), p = (uint32_t)keys[i]->hash & t->index_mask;
-		const struct index_entry *e = &t->index[p];
-
-		while (e->account != NO_ACCOUNT && e->tag != tag) {
-			p = (p + 1) & t->index_mask;
-			e = &t->index[p];
-		}
-		pos[i] = p;
-		out[i] = e->account == NO_ACCOUNT ? NULL : &t->accounts[e->account];
+		pos[i] = next_with_tag(t, home_slot(t, keys[i]->hash), tag_of(keys[i]->hash));
+		uint32_t a = t->index[pos[i]].account;
+		out[i] = a == NO_ACCOUNT ? NULL : &t->accounts[a];
 		if (out[i])
 			rte_prefetch0(out[i]);
 	}
