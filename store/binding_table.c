@@ -213,39 +213,39 @@ binding_table_prefault(struct binding_table *t)
 
 /* ---- records -------------------------------------------------------- */
 
-/* Starts loading, for writing, the record the next record_alloc will
- * return: a new binding writes its whole record (~7 lines), each line a
- * miss that held up the stores after it. perf/bench-pipeline, 1 M users:
- * x1.014 (median of nine runs of a scratch build that alternated with and
- * without it every 8,192 users, so that both saw the same noise;
- * 2026-11-27). */
-static void
-record_prefetch_next(const struct binding_table *t)
+/* The record the next record_alloc returns: the first free one, else the
+ * first never used; STORE_NO_BINDING when the table is full. */
+static uint32_t
+record_next(const struct binding_table *t)
 {
-	uint32_t next = t->free_head != STORE_NO_BINDING ? t->free_head
-			: t->high_water < t->capacity ? t->high_water : STORE_NO_BINDING;
-
-	if (next == STORE_NO_BINDING)
-		return;
-	const char *r = (const char *)&t->bindings[next];
-	for (size_t off = 0; off < sizeof(struct binding); off += 64)
-		__builtin_prefetch(r + off, 1);
+	if (t->free_head != STORE_NO_BINDING)
+		return t->free_head;
+	return t->high_water < t->capacity ? t->high_water : STORE_NO_BINDING;
 }
 
 static uint32_t
 record_alloc(struct binding_table *t)
 {
-	uint32_t slot;
+	uint32_t slot = record_next(t);
 
-	if (t->free_head != STORE_NO_BINDING) {
-		slot = t->free_head;
+	if (slot == STORE_NO_BINDING)
+		return slot;
+	if (slot == t->free_head)
 		t->free_head = t->bindings[slot].aor_next;
-	} else if (t->high_water < t->capacity) {
-		slot = t->high_water++;
-	} else {
-		return STORE_NO_BINDING;
+	else
+		t->high_water++;
+	/* Start loading, for writing, the record the next allocation will
+	 * return: a new binding writes its whole record (~7 lines), each line
+	 * a miss that held up the stores after it. perf/bench-pipeline, 1 M
+	 * users: x1.014 (median of nine runs of a scratch build that
+	 * alternated with and without it every 8,192 users, so that both saw
+	 * the same noise; 2026-11-27). */
+	uint32_t next = record_next(t);
+	if (next != STORE_NO_BINDING) {
+		const char *r = (const char *)&t->bindings[next];
+		for (size_t off = 0; off < sizeof(struct binding); off += 64)
+			__builtin_prefetch(r + off, 1);
 	}
-	record_prefetch_next(t);
 	return slot;
 }
 
