@@ -19,8 +19,18 @@
  * registrations/s where hugepages give ~380 k). The line "memory:" and
  * the JSON's "hugepages" say which.
  *
- * Prints a table and, last, one JSON line:
- *   {"auth_regs_per_s": ..., "refreshes_per_s": ..., "requests_per_s": ...}
+ * The storm and the refreshes run in ROUNDS rounds (-r, default 5), each
+ * on fresh registrar state (binding table, replay cache, nonce memo) and
+ * the same frames. On a shared host, other tenants can only slow a round
+ * down, never speed it up: the median round is what this host gives now,
+ * the best round the nearest to what an unshared core gives (one storm of
+ * 1 M users moved between 330 k and 580 k authenticated registrations/s
+ * within an hour here, 2026-11-27, while a pure ALU loop moved by 2 %).
+ *
+ * Prints a table and, last, one JSON line (medians over the rounds, and
+ * the best round):
+ *   {"auth_regs_per_s": ..., "refreshes_per_s": ..., "requests_per_s": ...,
+ *    "auth_regs_per_s_best": ..., "rounds": ...}
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -57,6 +67,7 @@ static uint32_t ipv4_addr(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 #define REALM "sipreg.test"
 #define HEADERS_LEN (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
 #define FRAME_MAX 1024
+#define MAX_ROUNDS 50
 
 struct frame {
 	uint16_t len;
@@ -217,6 +228,58 @@ static struct frame *frames_alloc(uint32_t n, bool hugepages)
 	return aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
 }
 
+/* The registrar state a round starts from: what a freshly started worker
+ * holds. */
+struct round_state {
+	struct binding_table *table;
+	struct replay_cache *replay;
+	struct digest_engine *digest;
+};
+
+/* Fresh state for users; false (and nothing to free) when out of memory. */
+static bool round_state_create(struct round_state *rs, uint32_t users, const uint8_t *secret,
+			       int64_t now_s)
+{
+	rs->table = binding_table_create(users + users / 8, 0, NULL, now_s);
+	rs->replay = replay_cache_create(users * 2, SOCKET_ID_ANY);
+	rs->digest = digest_engine_create(secret, 300);
+	if (rs->table && rs->replay && rs->digest)
+		return true;
+	binding_table_destroy(rs->table);
+	replay_cache_free(rs->replay);
+	digest_engine_free(rs->digest);
+	return false;
+}
+
+static void round_state_free(struct round_state *rs)
+{
+	binding_table_destroy(rs->table);
+	replay_cache_free(rs->replay);
+	digest_engine_free(rs->digest);
+}
+
+/* One round's figures: completed requests per second, counting the whole
+ * loop (frame copy, mbufs, checks) and worker_process_burst() alone. */
+struct round_figures {
+	double auth, worker_auth, refresh, worker_refresh;
+};
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of n values (sorts v); 0 for n == 0. */
+static double median_of(double *v, unsigned n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), compare_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Free 2 MiB hugepages, or 0 when the kernel has none. */
 static unsigned long free_hugepages(void)
 {
@@ -239,18 +302,24 @@ int main(int argc, char **argv)
 	char *eal_small[] = { argv[0], "--no-huge", "--no-pci", "-m", "6144", "--no-shconf",
 			      "--log-level=error", prefix, NULL };
 	uint32_t users = 1000000;
+	unsigned rounds = 5;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "u:h")) != -1) {
+	while ((opt = getopt(argc, argv, "u:r:h")) != -1) {
 		switch (opt) {
 		case 'u': users = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
 		default:
-			printf("usage: perf/bench-pipeline [-u USERS]   (default 1000000)\n");
+			printf("usage: perf/bench-pipeline [-u USERS] [-r ROUNDS]   (defaults 1000000, 5)\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
 	if (users == 0 || users > 10000000) {
 		fprintf(stderr, "bench-pipeline: -u must be 1..10000000\n");
+		return 2;
+	}
+	if (rounds == 0 || rounds > MAX_ROUNDS) {
+		fprintf(stderr, "bench-pipeline: -r must be 1..%d\n", MAX_ROUNDS);
 		return 2;
 	}
 	/* measured: 1,728 pages in use at the peak of a 1 M-user run, 1,468 of
@@ -317,23 +386,14 @@ int main(int argc, char **argv)
 	static uint64_t counters[STATS_SHM_MAX_COUNTERS];
 	static struct worker w;
 	struct account_table *current = table;
-	w.sip_port = 5060;
-	w.mode = DATAPLANE_MODE_REGISTRAR;
-	w.counters = counters;
-	w.registrar = (struct registrar){
-		.cfg = &cfg,
-		.table = binding_table_create(users + users / 8, 0, NULL, now_s),
-		.digest = engine,
-		.replay = replay_cache_create(users * 2, SOCKET_ID_ANY),
-		.accounts = &current,
-		.counters = counters,
-		.worker = 0,
-		.n_workers = 1,
-	};
-	if (!table || !w.registrar.table || !w.registrar.replay) {
+	if (!table) {
 		fprintf(stderr, "bench-pipeline: out of memory for %u users\n", users);
 		return 1;
 	}
+	digest_engine_free(engine);
+	w.sip_port = 5060;
+	w.mode = DATAPLANE_MODE_REGISTRAR;
+	w.counters = counters;
 	printf("built %u users x 3 frames in %.1f s (authorized REGISTER: %zu bytes)\n", users,
 	       now_seconds() - t0, authed_len);
 	if (hugepages)
@@ -343,42 +403,78 @@ int main(int argc, char **argv)
 		printf("memory: 4 KiB pages (fewer than %lu free 2 MiB hugepages): slower than a "
 		       "production worker\n", pages_needed);
 
-	uint64_t wrong = 0, challenged, registered, refreshed;
-	double auth_in_worker = 0, refresh_in_worker = 0;
-	/* Registration storm: each user's 401 round and authorized round, in
-	 * bursts of 8192 users so both rounds of a user are close in time,
-	 * as on the wire. */
-	double t1 = now_seconds();
-	challenged = registered = 0;
-	for (uint32_t base = 0; base < users; base += 8192) {
-		uint32_t k = RTE_MIN(8192u, users - base);
-		challenged += run(&w, pool, initial + base, k, now_s, "401", &wrong, &auth_in_worker);
-		registered += run(&w, pool, authed + base, k, now_s, "200", &wrong, &auth_in_worker);
+	struct round_figures fig[MAX_ROUNDS];
+	uint64_t wrong = 0, incomplete_rounds = 0;
+	printf("\n%-6s %14s %14s %14s %14s   (per second, 1 core, in memory)\n", "round",
+	       "auth regs", "(worker only)", "refreshes", "(worker only)");
+	for (unsigned r = 0; r < rounds; r++) {
+		struct round_state rs;
+		if (!round_state_create(&rs, users, secret, now_s)) {
+			fprintf(stderr, "bench-pipeline: out of memory for %u users\n", users);
+			return 1;
+		}
+		w.registrar = (struct registrar){
+			.cfg = &cfg,
+			.table = rs.table,
+			.digest = rs.digest,
+			.replay = rs.replay,
+			.accounts = &current,
+			.counters = counters,
+			.worker = 0,
+			.n_workers = 1,
+		};
+		uint64_t challenged = 0, registered = 0, refreshed;
+		double auth_in_worker = 0, refresh_in_worker = 0;
+		/* Registration storm: each user's 401 round and authorized
+		 * round, in bursts of 8192 users so both rounds of a user are
+		 * close in time, as on the wire. */
+		double t1 = now_seconds();
+		for (uint32_t base = 0; base < users; base += 8192) {
+			uint32_t k = RTE_MIN(8192u, users - base);
+			challenged += run(&w, pool, initial + base, k, now_s, "401", &wrong, &auth_in_worker);
+			registered += run(&w, pool, authed + base, k, now_s, "200", &wrong, &auth_in_worker);
+		}
+		double t2 = now_seconds();
+		refreshed = run(&w, pool, refresh, users, now_s, "200", &wrong, &refresh_in_worker);
+		double t3 = now_seconds();
+		round_state_free(&rs);
+		if (challenged != users || registered != users || refreshed != users)
+			incomplete_rounds++;
+		fig[r] = (struct round_figures){
+			.auth = (double)registered / (t2 - t1),
+			.worker_auth = auth_in_worker > 0 ? (double)registered / auth_in_worker : 0,
+			.refresh = (double)refreshed / (t3 - t2),
+			.worker_refresh = refresh_in_worker > 0 ? (double)refreshed / refresh_in_worker : 0,
+		};
+		printf("%-6u %14.0f %14.0f %14.0f %14.0f\n", r + 1, fig[r].auth, fig[r].worker_auth,
+		       fig[r].refresh, fig[r].worker_refresh);
 	}
-	double t2 = now_seconds();
-	refreshed = run(&w, pool, refresh, users, now_s, "200", &wrong, &refresh_in_worker);
-	double t3 = now_seconds();
 
-	double auth_rate = (double)registered / (t2 - t1);
-	double refresh_rate = (double)refreshed / (t3 - t2);
-	double worker_auth_rate = auth_in_worker > 0 ? (double)registered / auth_in_worker : 0;
-	double worker_refresh_rate = refresh_in_worker > 0 ? (double)refreshed / refresh_in_worker : 0;
-	printf("\n%-40s %12s %14s\n", "workload (1 core, in memory)", "completed", "per second");
-	printf("%-40s %12llu %14.0f\n", "authenticated registrations (401+200)",
-	       (unsigned long long)registered, auth_rate);
-	printf("%-40s %12s %14.0f\n", "  = SIP requests", "", 2 * auth_rate);
-	printf("%-40s %12s %14.0f\n", "  timing worker_process_burst only", "", worker_auth_rate);
-	printf("%-40s %12llu %14.0f\n", "refreshes (authorized, 200)", (unsigned long long)refreshed,
-	       refresh_rate);
-	printf("%-40s %12s %14.0f\n", "  timing worker_process_burst only", "", worker_refresh_rate);
-	printf("%-40s %12llu\n", "unexpected responses", (unsigned long long)wrong);
-	printf("%-40s %12llu\n", "challenges (401)", (unsigned long long)challenged);
-	if (registered != users || refreshed != users || challenged != users)
-		printf("WARNING: not every request got its expected answer\n");
+	/* medians, and the best round of each figure */
+	double v[4][MAX_ROUNDS], med[4], best[4] = { 0 };
+	for (unsigned r = 0; r < rounds; r++) {
+		const double f[4] = { fig[r].auth, fig[r].worker_auth, fig[r].refresh, fig[r].worker_refresh };
+		for (int k = 0; k < 4; k++) {
+			v[k][r] = f[k];
+			best[k] = f[k] > best[k] ? f[k] : best[k];
+		}
+	}
+	for (int k = 0; k < 4; k++)
+		med[k] = median_of(v[k], rounds);
+	printf("%-6s %14.0f %14.0f %14.0f %14.0f\n", "median", med[0], med[1], med[2], med[3]);
+	printf("%-6s %14.0f %14.0f %14.0f %14.0f\n", "best", best[0], best[1], best[2], best[3]);
+	printf("authenticated registration = 401 + authorized REGISTER + 200 (2 SIP requests); "
+	       "%u users a round\n", users);
+	printf("unexpected responses: %llu\n", (unsigned long long)wrong);
+	if (incomplete_rounds)
+		printf("WARNING: in %llu round(s) not every request got its expected answer\n",
+		       (unsigned long long)incomplete_rounds);
 	printf("{\"auth_regs_per_s\": %.0f, \"refreshes_per_s\": %.0f, \"requests_per_s\": %.0f, "
 	       "\"worker_auth_regs_per_s\": %.0f, \"worker_refreshes_per_s\": %.0f, "
+	       "\"auth_regs_per_s_best\": %.0f, \"worker_auth_regs_per_s_best\": %.0f, "
+	       "\"refreshes_per_s_best\": %.0f, \"rounds\": %u, "
 	       "\"users\": %u, \"unexpected\": %llu, \"hugepages\": %s, \"frames_in_hugepages\": %s}\n",
-	       auth_rate, refresh_rate, 2 * auth_rate, worker_auth_rate, worker_refresh_rate, users,
+	       med[0], med[2], 2 * med[0], med[1], med[3], best[0], best[1], best[2], rounds, users,
 	       (unsigned long long)wrong, hugepages ? "true" : "false", huge_frames ? "true" : "false");
-	return registered == users && refreshed == users ? 0 : 1;
+	return incomplete_rounds == 0 && wrong == 0 ? 0 : 1;
 }
