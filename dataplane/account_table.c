@@ -15,7 +15,18 @@
  * The table is built once and only read after, so linear probing at a
  * load of at most 1/2 needs no deletion or resizing. Its entries come from
  * the operator's accounts, never from the wire, so no sender can lengthen
- * its probe runs: a name from the wire is one probe run at worst. */
+ * its probe runs: a name from the wire is one probe run at worst.
+ *
+ * Each account sits in a 64-byte aligned slot of 512 bytes (its 468, then
+ * padding), so the lines a REGISTER reads are always the same three:
+ * the username (line 0), the account name (line 1) and the MD5 HA1 (line
+ * 3), each prefetched once. Packed at 468 bytes, the records' lines
+ * shifted by 20 bytes from one to the next, and about half of the
+ * account names and HA1s straddled a line the prefetch did not cover
+ * (perf record: 93 % of the samples in the account name's strnlen on its
+ * first load). perf/bench-pipeline (1 M users, in one process alternating
+ * every 8,192 users between a 468- and a 512-byte table): x1.04 in six
+ * runs (1.033-1.044), for 44 MB more per million accounts. */
 #include "account_table.h"
 
 #include <stdio.h>
@@ -30,9 +41,23 @@
 /* The usernames' hash seed: any constant other than the AORs' (0). */
 #define ACCOUNT_HASH_SEED 0x6163636f756e7473ULL
 
+#define ACCOUNT_SLOT_BYTES 512
+
+union account_slot {
+	struct store_account account;
+	char bytes[ACCOUNT_SLOT_BYTES];
+};
+
+_Static_assert(sizeof(struct store_account) <= ACCOUNT_SLOT_BYTES, "an account fits its slot");
+_Static_assert(offsetof(struct store_account, ha1_md5) / 64 ==
+		       (offsetof(struct store_account, ha1_md5) + sizeof(((struct store_account *)0)->ha1_md5) - 1) / 64,
+	       "the MD5 HA1 sits in one line of its slot");
+_Static_assert(offsetof(struct store_account, account) / 64 == (offsetof(struct store_account, account) + 31) / 64,
+	       "an account name's first 32 bytes sit in one line of its slot");
+
 struct index_entry {
 	uint32_t tag;            /* the hash's high 32 bits */
-	uint32_t account;        /* position in accounts[]; NO_ACCOUNT: empty */
+	uint32_t account;        /* position in slots[]; NO_ACCOUNT: empty */
 };
 
 struct account_table {
@@ -40,7 +65,7 @@ struct account_table {
 	uint32_t capacity;
 	uint32_t index_mask;
 	struct index_entry *index;
-	struct store_account *accounts;
+	union account_slot *slots;   /* 64-byte aligned */
 };
 
 static struct account_table *table_alloc(uint32_t capacity, int socket_id)
@@ -59,9 +84,9 @@ static struct account_table *table_alloc(uint32_t capacity, int socket_id)
 	t->capacity = capacity;
 	t->index_mask = (uint32_t)(slots - 1);
 	t->index = rte_malloc_socket("account_index", sizeof(struct index_entry) * slots, 64, socket_id);
-	t->accounts = rte_zmalloc_socket("accounts", sizeof(struct store_account) * (capacity ? capacity : 1),
-					 64, socket_id);
-	if (!t->index || !t->accounts) {
+	t->slots = rte_zmalloc_socket("accounts", sizeof(union account_slot) * (capacity ? capacity : 1),
+				      64, socket_id);
+	if (!t->index || !t->slots) {
 		account_table_free(t);
 		return NULL;
 	}
@@ -92,14 +117,14 @@ static uint32_t next_with_tag(const struct account_table *t, uint32_t pos, uint3
 	return pos;
 }
 
-/* The position in accounts[] of user, starting the probe at slot pos;
+/* The position in slots[] of user, starting the probe at slot pos;
  * NO_ACCOUNT when absent. */
 static uint32_t probe_from(const struct account_table *t, uint32_t pos, const struct account_key *k)
 {
 	for (;;) {
 		pos = next_with_tag(t, pos, tag_of(k->hash));
 		uint32_t a = t->index[pos].account;
-		if (a == NO_ACCOUNT || name_is(&t->accounts[a], k->user, k->len))
+		if (a == NO_ACCOUNT || name_is(&t->slots[a].account, k->user, k->len))
 			return a;
 		pos = (pos + 1) & t->index_mask;
 	}
@@ -117,7 +142,7 @@ static int table_add(struct account_table *t, const struct store_account *a)
 		return -1;                       /* the same username twice */
 	while (t->index[pos].account != NO_ACCOUNT)
 		pos = (pos + 1) & t->index_mask;
-	t->accounts[t->n] = *a;
+	t->slots[t->n].account = *a;
 	t->index[pos] = (struct index_entry){ tag_of(k.hash), t->n };
 	t->n++;
 	return 0;
@@ -207,7 +232,7 @@ const struct store_account *account_table_find(const struct account_table *t,
 	if (!t || !account_table_key(user, user_len, &k))
 		return NULL;
 	uint32_t i = probe_from(t, home_slot(t, k.hash), &k);
-	return i == NO_ACCOUNT ? NULL : &t->accounts[i];
+	return i == NO_ACCOUNT ? NULL : &t->slots[i].account;
 }
 
 void account_table_find_bulk(const struct account_table *t, const struct account_key *const *keys, uint32_t n,
@@ -225,7 +250,7 @@ void account_table_find_bulk(const struct account_table *t, const struct account
 	for (uint32_t i = 0; i < n; i++) {
 		pos[i] = next_with_tag(t, home_slot(t, keys[i]->hash), tag_of(keys[i]->hash));
 		uint32_t a = t->index[pos[i]].account;
-		out[i] = a == NO_ACCOUNT ? NULL : &t->accounts[a];
+		out[i] = a == NO_ACCOUNT ? NULL : &t->slots[a].account;
 		if (out[i])
 			rte_prefetch0(out[i]);
 	}
@@ -234,7 +259,7 @@ void account_table_find_bulk(const struct account_table *t, const struct account
 			continue;
 		/* another name with the same tag: the rest of the probe */
 		uint32_t a = probe_from(t, (pos[i] + 1) & t->index_mask, keys[i]);
-		out[i] = a == NO_ACCOUNT ? NULL : &t->accounts[a];
+		out[i] = a == NO_ACCOUNT ? NULL : &t->slots[a].account;
 	}
 }
 
@@ -248,6 +273,6 @@ void account_table_free(struct account_table *t)
 	if (!t)
 		return;
 	rte_free(t->index);
-	rte_free(t->accounts);
+	rte_free(t->slots);
 	rte_free(t);
 }

@@ -322,11 +322,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-pipeline: -r must be 1..%d\n", MAX_ROUNDS);
 		return 2;
 	}
-	/* measured: 1,728 pages in use at the peak of a 1 M-user run, 1,468 of
-	 * them the frames: ~260 for the tables and mbufs (2026-11-27, the
-	 * account index of our own; rte_hash's took 317 for the tables
-	 * alone); twice that, and 64 for EAL. The three frame arrays (1 KiB a
-	 * frame) go there too when there is room for them as well. */
+	/* measured: 1,749 pages in use at the peak of a 1 M-user run, 1,468 of
+	 * them the frames: ~281 for the tables and mbufs (2026-11-27, the
+	 * account index of our own with 512-byte account slots; rte_hash's
+	 * took 317 for the tables alone); nearly twice that, and 64 for EAL.
+	 * The three frame arrays (1 KiB a frame) go there too when there is
+	 * room for them as well. */
 	unsigned long pages_needed = 64 + 2ul * 260 * users / 1000000;
 	unsigned long frame_pages = 3ul * sizeof(struct frame) * users / (2u << 20) + 3;
 	unsigned long pages_free = free_hugepages();

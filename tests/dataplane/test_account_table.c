@@ -197,6 +197,35 @@ static void test_bulk_over_its_maximum_or_without_a_table_finds_nothing(void **s
 	account_table_free(t);
 }
 
+/* Every account starts a cache line, whatever its position: the registrar
+ * prefetches one line for its account name and one for its MD5 HA1, which
+ * a packed array of 468-byte records let straddle two lines for about
+ * half the accounts. */
+static void test_every_account_starts_a_cache_line(void **state)
+{
+	static struct store_account a[64];
+	char name[32];
+
+	(void)state;
+	for (uint32_t i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "line%02u", i);
+		account_named(&a[i], name);
+		strcpy(a[i].account, "customer-with-a-long-account-name");
+		strcpy(a[i].ha1_md5, "0123456789abcdef0123456789abcdef");
+	}
+	struct account_table *t = account_table_from_array(a, 64, SOCKET_ID_ANY);
+	assert_non_null(t);
+	for (uint32_t i = 0; i < 64; i++) {
+		const struct store_account *f = account_table_find(t, a[i].username, strlen(a[i].username));
+		assert_non_null(f);
+		assert_int_equal((uintptr_t)f % 64, 0);
+		assert_int_equal((uintptr_t)f->ha1_md5 / 64, (uintptr_t)(f->ha1_md5 + 32) / 64);
+		assert_int_equal((uintptr_t)f->account / 64, (uintptr_t)(f->account + 31) / 64);
+		assert_memory_equal(f, &a[i], sizeof(a[i]));
+	}
+	account_table_free(t);
+}
+
 int main(void)
 {
 	if (test_eal_init("accounts", "256") != 0)
@@ -206,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_names_sharing_tag_and_slot_are_told_apart),
 		cmocka_unit_test(test_duplicate_or_unterminated_usernames_are_refused),
 		cmocka_unit_test(test_bulk_over_its_maximum_or_without_a_table_finds_nothing),
+		cmocka_unit_test(test_every_account_starts_a_cache_line),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_eal_cleanup();
