@@ -224,6 +224,19 @@ void account_table_prefetch(const struct account_table *t, const struct account_
 		rte_prefetch0(&t->index[home_slot(t, key->hash)]);
 }
 
+void account_table_prefetch_account(const struct account_table *t, const struct account_key *key)
+{
+	if (!t)
+		return;
+	uint32_t a = t->index[next_with_tag(t, home_slot(t, key->hash), tag_of(key->hash))].account;
+	if (a == NO_ACCOUNT)
+		return;
+	const struct store_account *account = &t->slots[a].account;
+	rte_prefetch0(account);
+	rte_prefetch0(account->account);
+	rte_prefetch0(account->ha1_md5);
+}
+
 const struct store_account *account_table_find(const struct account_table *t,
 					       const char *user, size_t user_len)
 {

@@ -51,6 +51,14 @@ bool account_table_key(const char *user, size_t user_len, struct account_key *ke
  * ignored. */
 void account_table_prefetch(const struct account_table *t, const struct account_key *key);
 
+/* Starts loading the lines of key's account that a REGISTER reads (its
+ * username, account name and MD5 HA1), found through the first index
+ * entry with key's tag, which it reads: call it once account_table_prefetch
+ * has had time to bring that entry in. No name check (a tag shared with
+ * another name only wastes the prefetch); a NULL t or an absent key loads
+ * nothing. */
+void account_table_prefetch_account(const struct account_table *t, const struct account_key *key);
+
 /* account_table_find for n keys at once: out[i] is the account or NULL.
  * The n accounts' cache misses overlap instead of coming one after
  * another. n above ACCOUNT_TABLE_BULK_MAX or a NULL t: every out[i] NULL. */

@@ -654,6 +654,12 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 	}
 }
 
+void registrar_stage_follow(struct registrar *r, const struct registrar_stage *s)
+{
+	if (s->aor_hash != 0 && s->has_account_key)
+		account_table_prefetch_account(__atomic_load_n(r->accounts, __ATOMIC_ACQUIRE), &s->account_key);
+}
+
 void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stages, uint32_t n)
 {
 	const struct account_table *t = __atomic_load_n(r->accounts, __ATOMIC_ACQUIRE);

@@ -145,7 +145,11 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
  * the To user, the replay-cache key of its credentials (and a prefetch of
  * that set).  registrar_stage_accounts, once for the burst: every staged
  * account in one bulk lookup, and prefetches of the accounts and binding
- * records.  registrar_handle_staged then answers as registrar_handle_msg
+ * records.  registrar_stage_follow, for each request a couple of
+ * requests after its registrar_stage_begin (by then its account's index
+ * entry has arrived): a prefetch of the lines of its account the answer
+ * reads, so the bulk lookup finds them loaded.  registrar_handle_staged
+ * then answers as registrar_handle_msg
  * would, using what the stage found (a stage from an account table that
  * has since been replaced is ignored).
  */
@@ -176,6 +180,9 @@ struct registrar_stage {
 
 void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 			   enum sip_parse_status st, struct registrar_stage *s);
+
+/* See "Staging" above; a stage without an account key loads nothing. */
+void registrar_stage_follow(struct registrar *r, const struct registrar_stage *s);
 
 /* n stages (at most 64; more: the accounts are left to the handler). */
 void registrar_stage_accounts(struct registrar *r, struct registrar_stage *stages, uint32_t n);

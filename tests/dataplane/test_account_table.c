@@ -226,6 +226,35 @@ static void test_every_account_starts_a_cache_line(void **state)
 	account_table_free(t);
 }
 
+/* The account prefetch reads the index: it must stop at an empty slot for
+ * an absent name, take a name sharing another's tag in its stride, and
+ * ignore a missing table. (What it loads cannot be seen from here; that
+ * lookups still find what they did is checked after it.) */
+static void test_account_prefetch_reads_only_the_index_and_changes_nothing(void **state)
+{
+	static struct store_account a[2];
+	char x[32], y[32];
+	struct account_key kx, ky, kabsent;
+
+	(void)state;
+	colliding_names(x, y);
+	account_named(&a[0], x);
+	struct account_table *t = account_table_from_array(a, 1, SOCKET_ID_ANY);
+	assert_non_null(t);
+	assert_true(account_table_key(x, strlen(x), &kx));
+	assert_true(account_table_key(y, strlen(y), &ky));
+	assert_true(account_table_key("nobody", 6, &kabsent));
+	account_table_prefetch_account(NULL, &kx);
+	account_table_prefetch_account(t, &kx);
+	account_table_prefetch_account(t, &ky);       /* y shares x's tag: x's lines */
+	account_table_prefetch_account(t, &kabsent);
+	assert_ptr_equal(account_table_find(t, x, strlen(x)), find_one_in_bulk(t, x));
+	assert_non_null(account_table_find(t, x, strlen(x)));
+	assert_null(account_table_find(t, y, strlen(y)));
+	assert_null(find_one_in_bulk(t, "nobody"));
+	account_table_free(t);
+}
+
 int main(void)
 {
 	if (test_eal_init("accounts", "256") != 0)
@@ -236,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_or_unterminated_usernames_are_refused),
 		cmocka_unit_test(test_bulk_over_its_maximum_or_without_a_table_finds_nothing),
 		cmocka_unit_test(test_every_account_starts_a_cache_line),
+		cmocka_unit_test(test_account_prefetch_reads_only_the_index_and_changes_nothing),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_eal_cleanup();
