@@ -149,9 +149,9 @@ enum registrar_action registrar_handle_msg(struct registrar *r, const struct sip
  * requests after its registrar_stage_begin (by then its account's index
  * entry has arrived): a prefetch of the lines of its account the answer
  * reads, so the bulk lookup finds them loaded.  registrar_handle_staged
- * then answers as registrar_handle_msg
- * would, using what the stage found (a stage from an account table that
- * has since been replaced is ignored).
+ * then answers as registrar_handle_msg would, using what the stage found
+ * (a stage from an account table that has since been replaced is
+ * ignored).
  */
 #define REGISTRAR_AOR_MAX 256                    /* sip:user@host, bytes */
 
