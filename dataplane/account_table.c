@@ -117,6 +117,13 @@ static uint32_t next_with_tag(const struct account_table *t, uint32_t pos, uint3
 	return pos;
 }
 
+/* The index slot where key's probe looks first: the first from its home
+ * slot that is empty or holds its tag. */
+static uint32_t first_with_tag(const struct account_table *t, const struct account_key *key)
+{
+	return next_with_tag(t, home_slot(t, key->hash), tag_of(key->hash));
+}
+
 /* The position in slots[] of user, starting the probe at slot pos;
  * NO_ACCOUNT when absent. */
 static uint32_t probe_from(const struct account_table *t, uint32_t pos, const struct account_key *k)
@@ -228,7 +235,7 @@ void account_table_prefetch_account(const struct account_table *t, const struct 
 {
 	if (!t)
 		return;
-	uint32_t a = t->index[next_with_tag(t, home_slot(t, key->hash), tag_of(key->hash))].account;
+	uint32_t a = t->index[first_with_tag(t, key)].account;
 	if (a == NO_ACCOUNT)
 		return;
 	const struct store_account *account = &t->slots[a].account;
@@ -261,7 +268,7 @@ void account_table_find_bulk(const struct account_table *t, const struct account
 	/* First every key's first entry with its tag, and a prefetch of that
 	 * account, so the accounts' misses overlap; then the names. */
 	for (uint32_t i = 0; i < n; i++) {
-		pos[i] = next_with_tag(t, home_slot(t, keys[i]->hash), tag_of(keys[i]->hash));
+		pos[i] = first_with_tag(t, keys[i]);
 		uint32_t a = t->index[pos[i]].account;
 		out[i] = a == NO_ACCOUNT ? NULL : &t->slots[a].account;
 		if (out[i])
