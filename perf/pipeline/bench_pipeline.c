@@ -258,11 +258,9 @@ static void round_state_free(struct round_state *rs)
 	digest_engine_free(rs->digest);
 }
 
-/* One round's figures: completed requests per second, counting the whole
- * loop (frame copy, mbufs, checks) and worker_process_burst() alone. */
-struct round_figures {
-	double auth, worker_auth, refresh, worker_refresh;
-};
+/* A round's figures, completed requests per second, counting the whole
+ * loop (frame copy, mbufs, checks) or worker_process_burst() alone. */
+enum figure { FIG_AUTH, FIG_WORKER_AUTH, FIG_REFRESH, FIG_WORKER_REFRESH, FIG_COUNT };
 
 static int compare_double(const void *a, const void *b)
 {
@@ -404,7 +402,7 @@ int main(int argc, char **argv)
 		printf("memory: 4 KiB pages (fewer than %lu free 2 MiB hugepages): slower than a "
 		       "production worker\n", pages_needed);
 
-	struct round_figures fig[MAX_ROUNDS];
+	double fig[FIG_COUNT][MAX_ROUNDS];
 	uint64_t wrong = 0, incomplete_rounds = 0;
 	printf("\n%-6s %14s %14s %14s %14s   (per second, 1 core, in memory)\n", "round",
 	       "auth regs", "(worker only)", "refreshes", "(worker only)");
@@ -441,27 +439,20 @@ int main(int argc, char **argv)
 		round_state_free(&rs);
 		if (challenged != users || registered != users || refreshed != users)
 			incomplete_rounds++;
-		fig[r] = (struct round_figures){
-			.auth = (double)registered / (t2 - t1),
-			.worker_auth = auth_in_worker > 0 ? (double)registered / auth_in_worker : 0,
-			.refresh = (double)refreshed / (t3 - t2),
-			.worker_refresh = refresh_in_worker > 0 ? (double)refreshed / refresh_in_worker : 0,
-		};
-		printf("%-6u %14.0f %14.0f %14.0f %14.0f\n", r + 1, fig[r].auth, fig[r].worker_auth,
-		       fig[r].refresh, fig[r].worker_refresh);
+		fig[FIG_AUTH][r] = (double)registered / (t2 - t1);
+		fig[FIG_WORKER_AUTH][r] = auth_in_worker > 0 ? (double)registered / auth_in_worker : 0;
+		fig[FIG_REFRESH][r] = (double)refreshed / (t3 - t2);
+		fig[FIG_WORKER_REFRESH][r] = refresh_in_worker > 0 ? (double)refreshed / refresh_in_worker : 0;
+		printf("%-6u %14.0f %14.0f %14.0f %14.0f\n", r + 1, fig[FIG_AUTH][r], fig[FIG_WORKER_AUTH][r],
+		       fig[FIG_REFRESH][r], fig[FIG_WORKER_REFRESH][r]);
 	}
 
-	/* medians, and the best round of each figure */
-	double v[4][MAX_ROUNDS], med[4], best[4] = { 0 };
-	for (unsigned r = 0; r < rounds; r++) {
-		const double f[4] = { fig[r].auth, fig[r].worker_auth, fig[r].refresh, fig[r].worker_refresh };
-		for (int k = 0; k < 4; k++) {
-			v[k][r] = f[k];
-			best[k] = f[k] > best[k] ? f[k] : best[k];
-		}
+	/* the median round of each figure, and its best (median_of sorts) */
+	double med[FIG_COUNT], best[FIG_COUNT];
+	for (int k = 0; k < FIG_COUNT; k++) {
+		med[k] = median_of(fig[k], rounds);
+		best[k] = fig[k][rounds - 1];
 	}
-	for (int k = 0; k < 4; k++)
-		med[k] = median_of(v[k], rounds);
 	printf("%-6s %14.0f %14.0f %14.0f %14.0f\n", "median", med[0], med[1], med[2], med[3]);
 	printf("%-6s %14.0f %14.0f %14.0f %14.0f\n", "best", best[0], best[1], best[2], best[3]);
 	printf("authenticated registration = 401 + authorized REGISTER + 200 (2 SIP requests); "
