@@ -656,7 +656,7 @@ void registrar_stage_begin(struct registrar *r, const struct sip_msg *msg,
 
 void registrar_stage_follow(struct registrar *r, const struct registrar_stage *s)
 {
-	if (s->aor_hash != 0 && s->has_account_key)
+	if (s->has_account_key)   /* only set for a REGISTER staged here */
 		account_table_prefetch_account(__atomic_load_n(r->accounts, __ATOMIC_ACQUIRE), &s->account_key);
 }
 
